@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { Envelope } from './envelope.js';
+import { ErrorBody } from './errors.js';
+import { ClientFrame, PROTOCOL_VERSION, ServerFrame } from './frames.js';
+import { PollResponse, PublishRequest, PublishResponse, ResetSignal } from './http.js';
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
+
+/** The protocol as an AsyncAPI 3 document, generated from the same zod schemas the servers use. */
+export function buildAsyncApi(): Record<string, unknown> {
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'relaykit',
+      version: PROTOCOL_VERSION,
+      description:
+        'One real-time event protocol served over Server-Sent Events, WebSocket and HTTP long polling. See PROTOCOL.md.',
+    },
+    defaultContentType: 'application/json',
+    channels: {
+      events: {
+        address: '/v1/events',
+        title: 'Server-Sent Events stream',
+        description:
+          'GET with repeated `topic` query parameters. Each SSE event has `id:` the envelope id, `event:` its type and `data:` the envelope as one-line JSON. `event: reset` carries the cannot-resume signal.',
+        messages: {
+          envelope: { $ref: '#/components/messages/envelope' },
+          reset: { $ref: '#/components/messages/reset' },
+        },
+      },
+      ws: {
+        address: '/v1/ws',
+        title: 'WebSocket',
+        description: 'JSON text frames discriminated by `type`.',
+        messages: {
+          clientFrame: { $ref: '#/components/messages/clientFrame' },
+          serverFrame: { $ref: '#/components/messages/serverFrame' },
+        },
+      },
+      topicEvents: {
+        address: '/v1/topics/{topic}/events',
+        title: 'HTTP publish (POST) and long polling (GET)',
+        parameters: { topic: { description: 'Topic name' } },
+        messages: {
+          publishRequest: { $ref: '#/components/messages/publishRequest' },
+          publishResponse: { $ref: '#/components/messages/publishResponse' },
+          pollResponse: { $ref: '#/components/messages/pollResponse' },
+          error: { $ref: '#/components/messages/error' },
+        },
+      },
+    },
+    operations: {
+      receiveEvents: { action: 'send', channel: { $ref: '#/channels/events' } },
+      sendClientFrames: { action: 'receive', channel: { $ref: '#/channels/ws' }, messages: [{ $ref: '#/channels/ws/messages/clientFrame' }] },
+      sendServerFrames: { action: 'send', channel: { $ref: '#/channels/ws' }, messages: [{ $ref: '#/channels/ws/messages/serverFrame' }] },
+      publish: { action: 'receive', channel: { $ref: '#/channels/topicEvents' }, messages: [{ $ref: '#/channels/topicEvents/messages/publishRequest' }] },
+    },
+    components: {
+      messages: {
+        envelope: { name: 'envelope', payload: schema(Envelope) },
+        reset: { name: 'reset', payload: schema(ResetSignal) },
+        clientFrame: { name: 'clientFrame', payload: schema(ClientFrame) },
+        serverFrame: { name: 'serverFrame', payload: schema(ServerFrame) },
+        publishRequest: { name: 'publishRequest', payload: schema(PublishRequest) },
+        publishResponse: { name: 'publishResponse', payload: schema(PublishResponse) },
+        pollResponse: { name: 'pollResponse', payload: schema(PollResponse) },
+        error: { name: 'error', payload: schema(ErrorBody) },
+      },
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import type { Envelope, EventInput } from './envelope.js';
+
+export interface PublishInput extends EventInput {
+  key?: string | undefined;
+}
+
+export interface PublishResult {
+  envelope: Envelope;
+  /** True when `key` was already seen within the topic's history: nothing was delivered again. */
+  duplicate: boolean;
+}
+
+export interface ReplayResult {
+  /** Events after the requested id on the requested topics, oldest first, merged by id. */
+  events: Envelope[];
+  /** Topics for which events after the requested id are no longer (or never were) held. */
+  resetTopics: string[];
+}
+
+/** Receives every event published on the topics the listener's owner watches, in id order. */
+export type BrokerListener = (envelope: Envelope) => void;
+
+/**
+ * Where events get their ids, their history and their way to every server process. All methods
+ * are asynchronous so that a networked broker (Redis) fits the same shape as the in-memory one.
+ *
+ * Guarantees a hub relies on: ids are totally ordered across topics (`compareIds`); the listener
+ * sees each event of a watched topic once, in id order; an event published after `watch` resolves
+ * reaches the listener; `replay` sees every event the listener has seen.
+ */
+export interface Broker {
+  /** Assigns the id and time, stores the event in history, and hands it to the listener. */
+  publish(topic: string, input: PublishInput): Promise<PublishResult>;
+  /**
+   * Events after `afterId` on `topics`. An `afterId` older than the history held, or one this
+   * broker cannot interpret (another epoch, malformed, in the future), puts the topic in
+   * `resetTopics` and returns all that is still held for it.
+   */
+  replay(topics: readonly string[], afterId: string): Promise<ReplayResult>;
+  /** Start receiving a topic's events (idempotent per topic). */
+  watch(topic: string): Promise<void>;
+  unwatch(topic: string): Promise<void>;
+  /** The id of the newest event of any topic, or the epoch's zero position when there is none. */
+  position(): string;
+  /** Negative, zero or positive as `a` is before, equal to or after `b`; both must be valid ids. */
+  compareIds(a: string, b: string): number;
+  /** Sets the single listener; the hub owns it. */
+  setListener(listener: BrokerListener): void;
+  close(): Promise<void>;
+}

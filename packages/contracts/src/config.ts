@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+/**
+ * Server configuration, read from the environment with the same names and defaults on every
+ * runtime. Unknown variables are ignored (the environment holds much else).
+ */
+export const ConfigEnv = z.object({
+  PORT: int(0, 65535, 8080).describe('TCP port; 0 picks a free one'),
+  HOST: z.string().min(1).default('127.0.0.1').describe('Interface to bind; 0.0.0.0 for all'),
+  HEARTBEAT_MS: int(100, 3_600_000, 15_000).describe('SSE keepalive and WebSocket ping interval'),
+  HISTORY_SIZE: int(0, 1_000_000, 1000).describe('Events kept per topic for replay'),
+  MAX_MESSAGE_BYTES: int(256, 16 * 1024 * 1024, 65_536).describe('Largest WebSocket frame or HTTP body accepted'),
+  MAX_TOPICS_PER_CONNECTION: int(1, 10_000, 100).describe('Topics one connection may hold'),
+  MAX_CONNECTIONS: int(0, 10_000_000, 0).describe('Open SSE + WebSocket connections per process; 0 = unlimited'),
+  MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024, 4 * 1024 * 1024).describe(
+    'Unsent bytes one connection may queue before it is closed as a slow consumer',
+  ),
+  SSE_RETRY_MS: int(0, 600_000, 2000).describe('The `retry:` hint sent to EventSource clients'),
+  SHUTDOWN_GRACE_MS: int(0, 600_000, 5000).describe('How long SIGTERM waits for connections to close'),
+});
+
+export const Config = ConfigEnv.transform((env) => ({
+  port: env.PORT,
+  host: env.HOST,
+  heartbeatMs: env.HEARTBEAT_MS,
+  historySize: env.HISTORY_SIZE,
+  maxMessageBytes: env.MAX_MESSAGE_BYTES,
+  maxTopicsPerConnection: env.MAX_TOPICS_PER_CONNECTION,
+  maxConnections: env.MAX_CONNECTIONS,
+  maxBufferedBytes: env.MAX_BUFFERED_BYTES,
+  sseRetryMs: env.SSE_RETRY_MS,
+  shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+}));
+export type Config = z.output<typeof Config>;
+export type ConfigEnvInput = z.input<typeof ConfigEnv>;
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; message: string };
+
+/** Parses an environment; on failure the message names every bad variable, one per line. */
+export function parseConfig(env: Record<string, string | undefined>): ConfigResult {
+  const known: Record<string, string> = {};
+  for (const key of Object.keys(ConfigEnv.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') known[key] = value;
+  }
+  const result = Config.safeParse(known);
+  if (result.success) return { ok: true, config: result.data };
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'config');
+    return `  ${name}=${JSON.stringify(known[name] ?? '')}: ${issue.message}`;
+  });
+  return { ok: false, message: `Invalid relaykit configuration:\n${lines.join('\n')}` };
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+/** Every error a server reports, on any transport, carries one of these codes. */
+export const ErrorCode = z
+  .enum([
+    'bad_json', // the frame or body is not JSON
+    'bad_request', // valid JSON that violates the schema (unknown frame type included)
+    'binary_not_supported', // a binary WebSocket frame
+    'message_too_large', // over MAX_MESSAGE_BYTES
+    'invalid_topic',
+    'invalid_event_type',
+    'too_many_topics', // over MAX_TOPICS_PER_CONNECTION
+    'unauthorized', // no or bad credentials
+    'forbidden', // credentials fine, topic not allowed
+    'not_found',
+    'method_not_allowed',
+    'too_many_connections', // over MAX_CONNECTIONS
+    'shutting_down',
+    'internal',
+  ])
+  .describe('Error code');
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorBody = z
+  .object({ error: z.object({ code: ErrorCode, message: z.string() }).strict() })
+  .strict()
+  .describe('HTTP error body (4xx/5xx)');
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** HTTP status for each error code, so every server answers the same. */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
+  bad_json: 400,
+  bad_request: 400,
+  binary_not_supported: 400,
+  message_too_large: 413,
+  invalid_topic: 400,
+  invalid_event_type: 400,
+  too_many_topics: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  too_many_connections: 503,
+  shutting_down: 503,
+  internal: 500,
+};
+
+/** WebSocket close codes the servers use (RFC 6455 section 7.4 plus the private 4000-4999 range). */
+export const CloseCode = {
+  normal: 1000,
+  /** Server shutting down: reconnect to another instance or later. */
+  goingAway: 1001,
+  /** A frame over MAX_MESSAGE_BYTES. */
+  messageTooBig: 1009,
+  /** The peer stopped answering heartbeats. Usually seen by the peer as 1006 (no close frame). */
+  heartbeatTimeout: 4000,
+  /** The connection fell too far behind (send buffer over its bound); reconnect and resume. */
+  slowConsumer: 4008,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Cannot-resume signal codes (SSE `event: reset`, WS `reset` frame, long-poll `reset`). */
+export const ResetCode = z.enum(['history_unavailable']).describe('Why replay is incomplete');
+export type ResetCode = z.infer<typeof ResetCode>;

@@ -1,0 +1,12 @@
+export * from './names.js';
+export * from './event-id.js';
+export * from './envelope.js';
+export * from './errors.js';
+export * from './frames.js';
+export * from './http.js';
+export * from './config.js';
+export * from './sse.js';
+export * from './encode.js';
+export * from './broker.js';
+export * from './transport.js';
+export { buildAsyncApi } from './asyncapi.js';

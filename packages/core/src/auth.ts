@@ -1,0 +1,59 @@
+import type { ConnectionTransport } from '@relaykit/contracts';
+
+/** Who is connected, as the auth hook decided. `id` appears in logs; the rest is the hook's own. */
+export interface Principal {
+  id: string;
+  [claim: string]: unknown;
+}
+
+export interface AuthRequest {
+  /** From `Authorization: Bearer`, the `token` query parameter, or the `relaykit_token` cookie. */
+  token: string | undefined;
+  transport: ConnectionTransport | 'publish';
+  url: URL;
+  header(name: string): string | null;
+}
+
+/**
+ * The auth hook: decides who may connect, subscribe and publish. Every method may be async.
+ * Returning null from `authenticate` answers 401; false from a topic check answers 403.
+ */
+export interface AuthHooks {
+  authenticate(request: AuthRequest): Principal | null | Promise<Principal | null>;
+  canSubscribe(principal: Principal, topic: string): boolean | Promise<boolean>;
+  canPublish(principal: Principal, topic: string): boolean | Promise<boolean>;
+}
+
+const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous' });
+
+export const allowAll: AuthHooks = {
+  authenticate: () => ANONYMOUS,
+  canSubscribe: () => true,
+  canPublish: () => true,
+};
+
+export const TOKEN_COOKIE = 'relaykit_token';
+
+/** EventSource cannot send headers, so the token may also come in the query string or a cookie. */
+export function tokenFrom(url: URL, header: (name: string) => string | null): string | undefined {
+  const authorization = header('authorization');
+  if (authorization?.toLowerCase().startsWith('bearer ')) return authorization.slice(7).trim();
+  const query = url.searchParams.get('token');
+  if (query) return query;
+  const cookie = header('cookie');
+  if (cookie) {
+    for (const part of cookie.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) return safeDecode(part.slice(eq + 1).trim());
+    }
+  }
+  return undefined;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,12 @@
+export { Relay, type RelayOptions, type HandshakeRequest } from './relay.js';
+export { Hub, type TopicHolder, type JoinOutcome } from './hub.js';
+export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.js';
+export { SetFanout } from './set-fanout.js';
+export { Metrics } from './metrics.js';
+export { WsSession, type WsPeer } from './ws-session.js';
+export { SseSession, type SseSink } from './sse-session.js';
+export { PollWaiter } from './poll.js';
+export { type AuthHooks, type AuthRequest, type Principal, allowAll, tokenFrom, TOKEN_COOKIE } from './auth.js';
+export { handleHttp, type DemoAssets } from './http-api.js';
+export { RelayError, errorResponse, json, CORS_HEADERS } from './http-util.js';
+export { loadConfig } from './load-config.js';

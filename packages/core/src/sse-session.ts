@@ -1,0 +1,78 @@
+import { type EncodedEvent, type SendResult, encodeSseReset } from '@relaykit/contracts';
+import type { Relay } from './relay.js';
+
+const utf8 = new TextEncoder();
+
+/** The runtime's response stream, reduced to what an SSE session needs. */
+export interface SseSink {
+  /** Writes bytes; the result follows Bun's convention (see SendResult). */
+  write(chunk: Uint8Array): SendResult;
+  /** Ends the response so the client reconnects. */
+  end(): void;
+  /** Bytes written but not yet flushed to the socket. */
+  readonly bufferedAmount: number;
+}
+
+/** One Server-Sent Events stream: topics fixed at connect, optional resume, then live events. */
+export class SseSession {
+  readonly transport = 'sse' as const;
+  closed = false;
+  private sink: SseSink | undefined;
+
+  constructor(
+    private readonly relay: Relay,
+    readonly topics: readonly string[],
+    private readonly lastEventId: string | undefined,
+  ) {}
+
+  /** Call when the stream can take bytes: sends the preamble, the replay, then goes live. */
+  async start(sink: SseSink): Promise<void> {
+    this.sink = sink;
+    sink.write(this.relay.ssePreamble);
+    let outcome;
+    try {
+      outcome = await this.relay.hub.join(this, this.topics, this.lastEventId);
+    } catch (error) {
+      console.error('relaykit: broker failed while opening an SSE stream', error);
+      this.end();
+      return;
+    }
+    if (!outcome) return;
+    if (outcome.resetTopics.length > 0) {
+      const reset = encodeSseReset(outcome.position, { code: 'history_unavailable', topics: outcome.resetTopics });
+      sink.write(utf8.encode(reset));
+    }
+    for (const event of outcome.backlog) this.deliver(event);
+    if (!this.closed) this.relay.hub.goLive(this, this.topics);
+  }
+
+  deliver(event: EncodedEvent): SendResult {
+    const sink = this.sink;
+    if (!sink || this.closed) return 0;
+    const result = sink.write(event.sse);
+    if (result === -1 && sink.bufferedAmount > this.relay.config.maxBufferedBytes) {
+      this.relay.metrics.slowConsumerCloses++;
+      this.end();
+    }
+    return result;
+  }
+
+  keepalive(): void {
+    if (this.sink && !this.closed) this.sink.write(this.relay.sseKeepalive);
+  }
+
+  /** Server-side end (shutdown, slow consumer): the client's EventSource reconnects and resumes. */
+  end(): void {
+    if (this.closed) return;
+    this.sink?.end();
+    this.onClose();
+  }
+
+  /** The client went away or the stream ended. Safe to call more than once. */
+  onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.relay.forget(this);
+    for (const topic of this.topics) this.relay.hub.leave(this, topic);
+  }
+}

@@ -1,0 +1,44 @@
+import { type ErrorCode, EventType, TopicName } from '@relaykit/contracts';
+import type { z } from 'zod';
+import { RelayError } from './http-util.js';
+
+/** Maps a schema failure to the most specific error code, so clients can react to the cause. */
+export function codeForIssues(issues: readonly z.core.$ZodIssue[]): ErrorCode {
+  for (const issue of issues) {
+    const last = issue.path[issue.path.length - 1];
+    if (issue.path.includes('topic') || issue.path.includes('topics')) return 'invalid_topic';
+    if (last === 'type') return 'invalid_event_type';
+  }
+  return 'bad_request';
+}
+
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 3)
+    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
+
+export function checkTopic(topic: string): string {
+  const result = TopicName.safeParse(topic);
+  if (!result.success) throw new RelayError('invalid_topic', `invalid topic ${JSON.stringify(topic.slice(0, 140))}: ${result.error.issues[0]?.message}`);
+  return topic;
+}
+
+export function checkEventType(type: unknown): string {
+  const result = EventType.safeParse(type);
+  if (!result.success) throw new RelayError('invalid_event_type', result.error.issues[0]?.message ?? 'invalid event type');
+  return result.data;
+}
+
+/** Byte length of a UTF-8 string without allocating, for the message size limit. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    // A surrogate half is 2 of its pair's 4 bytes; any other unit from U+0800 is 3 bytes.
+    bytes += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}

@@ -1,0 +1,209 @@
+import {
+  ClientFrame,
+  CloseCode,
+  type EncodedEvent,
+  type ErrorCode,
+  type PublishFrame,
+  type SendResult,
+  type ServerFrame,
+  type SubscribeFrame,
+  type UnsubscribeFrame,
+  PROTOCOL_VERSION,
+} from '@relaykit/contracts';
+import type { Principal } from './auth.js';
+import { RelayError } from './http-util.js';
+import type { Relay } from './relay.js';
+import { codeForIssues, describeIssues, utf8Length } from './validate.js';
+
+/** The runtime's WebSocket, reduced to what a session needs. */
+export interface WsPeer {
+  /** Sends one text frame; the result follows Bun's convention (see SendResult). */
+  send(text: string): SendResult;
+  close(code: number, reason: string): void;
+  /** Drops the TCP connection without a closing handshake (a dead peer would never answer one). */
+  terminate(): void;
+  /** An RFC 6455 ping; absent where the runtime pings on its own (Deno's idleTimeout). */
+  ping?(): void;
+  /** Bytes accepted by send() but not yet written to the socket. */
+  readonly bufferedAmount: number;
+}
+
+/** One WebSocket connection speaking the relaykit protocol, independent of the runtime. */
+export class WsSession<P extends WsPeer = WsPeer> {
+  readonly transport = 'ws' as const;
+  /** Topics held or being joined. */
+  readonly topics = new Set<string>();
+  closed = false;
+  /** Cleared at each heartbeat ping, set by the pong (or any frame). */
+  alive = true;
+
+  constructor(
+    private readonly relay: Relay,
+    readonly peer: P,
+    private readonly principal: Principal,
+    readonly id: string,
+  ) {}
+
+  /** Call once the socket is open. */
+  open(): void {
+    const { config } = this.relay;
+    this.send({
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      connectionId: this.id,
+      heartbeatMs: config.heartbeatMs,
+      historySize: config.historySize,
+      maxMessageBytes: config.maxMessageBytes,
+      maxTopics: config.maxTopicsPerConnection,
+      position: this.relay.broker.position(),
+      server: this.relay.serverName,
+    });
+  }
+
+  deliver(event: EncodedEvent): SendResult {
+    const result = this.peer.send(event.ws);
+    if (result === -1 && this.peer.bufferedAmount > this.relay.config.maxBufferedBytes) this.dropSlowConsumer();
+    return result;
+  }
+
+  private dropSlowConsumer(): void {
+    if (this.closed) return;
+    this.relay.metrics.slowConsumerCloses++;
+    this.peer.close(CloseCode.slowConsumer, 'slow consumer: send buffer over MAX_BUFFERED_BYTES');
+    this.onClose();
+  }
+
+  private send(frame: ServerFrame): void {
+    if (!this.closed) this.peer.send(JSON.stringify(frame));
+  }
+
+  private error(code: ErrorCode, message: string, ref?: string | number): void {
+    this.relay.metrics.rejected++;
+    this.send(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
+  }
+
+  onPong(): void {
+    this.alive = true;
+  }
+
+  onBinary(): void {
+    this.alive = true;
+    this.error('binary_not_supported', 'binary frames are not part of the protocol; send JSON text frames');
+  }
+
+  onText(text: string): void {
+    this.alive = true;
+    if (text.length > this.relay.config.maxMessageBytes / 4 && utf8Length(text) > this.relay.config.maxMessageBytes) {
+      // Runtimes that enforce the limit themselves close with 1009 before we get here; match them.
+      this.error('message_too_large', `frame over MAX_MESSAGE_BYTES (${this.relay.config.maxMessageBytes})`);
+      this.peer.close(CloseCode.messageTooBig, 'message too big');
+      this.onClose();
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      this.error('bad_json', 'frame is not valid JSON');
+      return;
+    }
+    const parsed = ClientFrame.safeParse(raw);
+    if (!parsed.success) {
+      const ref = refOf(raw);
+      const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+      if (typeof type !== 'string' || !['subscribe', 'unsubscribe', 'publish', 'ping'].includes(type)) {
+        this.error('bad_request', `unknown frame type ${JSON.stringify(type ?? null)}; expected subscribe, unsubscribe, publish or ping`, ref);
+      } else {
+        this.error(codeForIssues(parsed.error.issues), describeIssues(parsed.error.issues), ref);
+      }
+      return;
+    }
+    const frame = parsed.data;
+    switch (frame.type) {
+      case 'ping':
+        this.send(frame.ref === undefined ? { type: 'pong' } : { type: 'pong', ref: frame.ref });
+        return;
+      case 'subscribe':
+        this.subscribe(frame).catch((error) => this.fail(error, frame.ref));
+        return;
+      case 'unsubscribe':
+        this.unsubscribe(frame);
+        return;
+      case 'publish':
+        this.publish(frame).catch((error) => this.fail(error, frame.ref));
+        return;
+    }
+  }
+
+  private fail(error: unknown, ref: string | number | undefined): void {
+    if (error instanceof RelayError) this.error(error.code, error.message, ref);
+    else {
+      console.error('relaykit: unexpected error in a WebSocket session', error);
+      this.error('internal', 'internal error', ref);
+    }
+  }
+
+  private async subscribe(frame: SubscribeFrame): Promise<void> {
+    const fresh = [...new Set(frame.topics)].filter((topic) => !this.topics.has(topic));
+    const max = this.relay.config.maxTopicsPerConnection;
+    if (this.topics.size + fresh.length > max) {
+      throw new RelayError('too_many_topics', `a connection may hold at most ${max} topics (MAX_TOPICS_PER_CONNECTION)`);
+    }
+    for (const topic of fresh) {
+      if (!(await this.relay.auth.canSubscribe(this.principal, topic))) {
+        throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
+      }
+    }
+    if (this.closed) return;
+    for (const topic of fresh) this.topics.add(topic);
+    let outcome;
+    try {
+      outcome = await this.relay.hub.join(this, fresh, frame.lastEventId);
+    } catch (error) {
+      for (const topic of fresh) this.topics.delete(topic);
+      throw error;
+    }
+    if (!outcome) return;
+    // Topics unsubscribed while the join was pending were released by leave(); send nothing for them.
+    const wanted = fresh.filter((topic) => this.topics.has(topic));
+    this.send(frame.ref === undefined ? { type: 'subscribed', topics: frame.topics } : { type: 'subscribed', topics: frame.topics, ref: frame.ref });
+    const resetTopics = outcome.resetTopics.filter((topic) => this.topics.has(topic));
+    if (resetTopics.length > 0) {
+      this.send({ type: 'reset', code: 'history_unavailable', topics: resetTopics, position: outcome.position });
+    }
+    for (const event of outcome.backlog) if (this.topics.has(event.envelope.topic)) this.deliver(event);
+    this.relay.hub.goLive(this, wanted);
+  }
+
+  private unsubscribe(frame: UnsubscribeFrame): void {
+    for (const topic of new Set(frame.topics)) {
+      if (this.topics.delete(topic)) this.relay.hub.leave(this, topic);
+    }
+    this.send(frame.ref === undefined ? { type: 'unsubscribed', topics: frame.topics } : { type: 'unsubscribed', topics: frame.topics, ref: frame.ref });
+  }
+
+  private async publish(frame: PublishFrame): Promise<void> {
+    if (!(await this.relay.auth.canPublish(this.principal, frame.topic))) {
+      throw new RelayError('forbidden', `not allowed to publish to ${frame.topic}`);
+    }
+    const result = await this.relay.publish(frame.topic, { ...frame.event, key: frame.key });
+    if (frame.ref !== undefined) {
+      this.send({ type: 'ack', ref: frame.ref, id: result.envelope.id, ...(result.duplicate ? { duplicate: true } : {}) });
+    }
+  }
+
+  /** The socket closed (either side). Frees every topic; safe to call more than once. */
+  onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.relay.forget(this);
+    for (const topic of this.topics) this.relay.hub.leave(this, topic);
+    this.topics.clear();
+  }
+}
+
+function refOf(raw: unknown): string | number | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const ref = (raw as { ref?: unknown }).ref;
+  return typeof ref === 'string' || typeof ref === 'number' ? ref : undefined;
+}
