@@ -1,0 +1,71 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ClientFrame, EventType, TopicName, formatEventId, newEpoch, parseConfig, parseEventId } from '../src/index.js';
+
+describe('event ids', () => {
+  it('parse what they format, and nothing this protocol could not have issued', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: Number.MAX_SAFE_INTEGER }), (seq) => {
+        const epoch = newEpoch();
+        expect(parseEventId(formatEventId(epoch, seq))).toEqual({ epoch, seq });
+      }),
+    );
+    for (const bad of ['', '-', 'abc', 'a-', '-1', 'A-1', 'a-01', 'a-1.5', 'a-99999999999999999', 'a-1\n']) {
+      expect(parseEventId(bad)).toBeUndefined();
+    }
+  });
+
+  it('epochs of later starts sort after earlier ones', () => {
+    expect(newEpoch(1_800_000_000_000) > newEpoch(1_700_000_000_000)).toBe(true);
+  });
+});
+
+describe('names', () => {
+  it('topic names and event types never contain characters that need escaping', () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        for (const schema of [TopicName, EventType]) {
+          if (schema.safeParse(s).success) expect(s).toMatch(/^[A-Za-z0-9_.:-]+$/);
+        }
+      }),
+    );
+    expect(EventType.safeParse('reset').success).toBe(false);
+    expect(EventType.safeParse('chat.message').success).toBe(true);
+  });
+
+  it('client frames are strict: unknown fields are refused', () => {
+    expect(ClientFrame.safeParse({ type: 'ping' }).success).toBe(true);
+    expect(ClientFrame.safeParse({ type: 'ping', extra: 1 }).success).toBe(false);
+    expect(ClientFrame.safeParse({ type: 'subscribe', topics: [] }).success).toBe(false);
+  });
+});
+
+describe('config', () => {
+  it('has the documented defaults', () => {
+    const result = parseConfig({});
+    expect(result).toEqual({
+      ok: true,
+      config: {
+        port: 8080,
+        host: '127.0.0.1',
+        heartbeatMs: 15000,
+        historySize: 1000,
+        maxMessageBytes: 65536,
+        maxTopicsPerConnection: 100,
+        maxConnections: 0,
+        maxBufferedBytes: 4 * 1024 * 1024,
+        sseRetryMs: 2000,
+        shutdownGraceMs: 5000,
+      },
+    });
+  });
+
+  it('names every bad variable in one message', () => {
+    const result = parseConfig({ HEARTBEAT_MS: 'abc', PORT: '70000', UNRELATED: 'x' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.message).toMatch(/HEARTBEAT_MS="abc"/);
+    expect(result.message).toMatch(/PORT="70000"/);
+    expect(result.message).not.toMatch(/UNRELATED/);
+  });
+});
