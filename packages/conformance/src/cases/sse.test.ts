@@ -1,0 +1,110 @@
+import { Envelope } from '@relaykit/contracts';
+import { EventSource } from 'eventsource';
+import { describe, expect, it } from 'vitest';
+import { Collector, SseStream, WsClient, baseUrl, expectHttpError, publish, serverLimits, uniqueTopic } from '../harness.ts';
+
+describe('sse', () => {
+  it('SSE-001 MUST answer with text/event-stream, Cache-Control: no-cache and X-Accel-Buffering: no', async () => {
+    const stream = await SseStream.open([uniqueTopic('hdr')]);
+    const h = stream.response.headers;
+    expect(h.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(h.get('cache-control')).toMatch(/no-cache/);
+    expect(h.get('x-accel-buffering')).toBe('no');
+    await stream.close();
+  });
+
+  it('SSE-002 MUST open the stream with a comment and a retry: hint before any event', async () => {
+    const topic = uniqueTopic('open');
+    const stream = await SseStream.open([topic]);
+    await stream.items.until((items) => items.some((i) => i.kind === 'retry'), 'a retry: field');
+    expect(stream.raw.startsWith(':'), `stream starts with a comment: ${JSON.stringify(stream.raw.slice(0, 40))}`).toBe(true);
+    expect(stream.raw).toMatch(/^retry: ?\d+\r?\n/m);
+    const firstEvent = stream.items.items.findIndex((i) => i.kind === 'event');
+    const retry = stream.items.items.findIndex((i) => i.kind === 'retry');
+    expect(firstEvent === -1 || retry < firstEvent).toBe(true);
+    await stream.close();
+  });
+
+  it('SSE-003 MUST frame each event as id:, event: <type> and one data: line holding the whole envelope as JSON', async () => {
+    const topic = uniqueTopic('frame');
+    const stream = await SseStream.open([topic]);
+    const { body } = await publish(topic, 'order.created', { sku: 'a', qty: 2, tags: ['x', 'y'] });
+    await stream.waitEnvelopes(1);
+    const block = stream.raw.split(/\r?\n\r?\n/).find((b) => b.includes(`id: ${body.id}`) || b.includes(`id:${body.id}`));
+    expect(block, `an SSE block with id ${body.id}`).toBeDefined();
+    const lines = block!.split(/\r?\n/).filter((l) => !l.startsWith(':'));
+    const field = (name: string) => lines.filter((l) => l.startsWith(`${name}:`)).map((l) => l.slice(name.length + 1).replace(/^ /, ''));
+    expect(field('id')).toEqual([body.id]);
+    expect(field('event')).toEqual(['order.created']);
+    const data = field('data');
+    expect(data, 'exactly one data: line').toHaveLength(1);
+    const envelope = Envelope.parse(JSON.parse(data[0]!));
+    expect(envelope).toMatchObject({ id: body.id, topic, type: 'order.created', data: { sku: 'a', qty: 2, tags: ['x', 'y'] } });
+    stream.expectWellFormed();
+    await stream.close();
+  });
+
+  it('SSE-004 MUST round-trip data containing CR, LF and CRLF (raw parser and the eventsource client)', async () => {
+    const topic = uniqueTopic('lines');
+    const values = ['line one\nline two', 'a\r\nb', 'c\rd', '\n\nstarts and ends\n', 'data: forged\n\nid: 1\nevent: reset'];
+    const stream = await SseStream.open([topic]);
+    const es = new EventSource(`${baseUrl()}/v1/events?topic=${topic}`);
+    const esEvents = new Collector<MessageEvent>();
+    es.addEventListener('text', (e) => esEvents.push(e));
+    await new Promise<void>((resolve, reject) => {
+      es.onopen = () => resolve();
+      es.onerror = () => reject(new Error('EventSource failed to open'));
+    });
+    for (const value of values) await publish(topic, 'text', { value, nested: [value] });
+    const envelopes = await stream.waitEnvelopes(values.length);
+    expect(envelopes.map((e) => (e.data as { value: string }).value)).toEqual(values);
+    await esEvents.until((items) => items.length >= values.length, `${values.length} EventSource events`);
+    const viaClient = esEvents.items.map((e) => Envelope.parse(JSON.parse(e.data as string)));
+    expect(viaClient.map((e) => e.data)).toEqual(values.map((value) => ({ value, nested: [value] })));
+    expect(esEvents.items.map((e) => e.lastEventId)).toEqual(envelopes.map((e) => e.id));
+    expect(stream.events().some((e) => e.event === 'reset'), 'no forged reset').toBe(false);
+    es.close();
+    await stream.close();
+  });
+
+  it('SSE-005 MUST send a keepalive comment every HEARTBEAT_MS on an idle stream', async (ctx) => {
+    const { heartbeatMs } = await serverLimits();
+    if (heartbeatMs > 20_000) ctx.skip(`HEARTBEAT_MS is ${heartbeatMs}; too long to observe (run with --cmd)`);
+    const stream = await SseStream.open([uniqueTopic('idle')]);
+    const comments = () => stream.items.items.filter((i) => i.kind === 'comment').length;
+    const start = comments();
+    // Two keepalives must arrive; allow 4x the interval per keepalive on a loaded machine.
+    await stream.items.until(() => comments() >= start + 2, 'two keepalive comments', heartbeatMs * 8 + 2000);
+    expect(stream.ended).toBe(false);
+    await stream.close();
+  }, 60_000);
+
+  it('SSE-006 MUST refuse a stream without a topic (400 bad_request) or with an invalid topic (400 invalid_topic)', async () => {
+    await expectHttpError(fetch(`${baseUrl()}/v1/events`), 400, 'bad_request');
+    await expectHttpError(fetch(`${baseUrl()}/v1/events?topic=${encodeURIComponent('has space')}`), 400, 'invalid_topic');
+    await expectHttpError(fetch(`${baseUrl()}/v1/events?topic=ok&topic=${encodeURIComponent('bad/slash')}`), 400, 'invalid_topic');
+  });
+
+  it('SSE-007 MUST deliver the events of several topics on one stream, in publication order', async () => {
+    const [a, b] = [uniqueTopic('ma'), uniqueTopic('mb')];
+    const stream = await SseStream.open([a, b]);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await publish(i % 2 ? b : a, 'n', i)).body.id);
+    const got = await stream.waitEnvelopes(6);
+    expect(got.map((e) => e.id)).toEqual(ids);
+    expect(got.map((e) => e.topic)).toEqual([a, b, a, b, a, b]);
+    await stream.close();
+  });
+
+  it('SSE-008 MUST deliver the same envelope on SSE as on WebSocket (same id, time and data)', async () => {
+    const topic = uniqueTopic('same');
+    const stream = await SseStream.open([topic]);
+    const ws = await WsClient.connect();
+    await ws.subscribe([topic]);
+    await publish(topic, 'x', { deep: { list: [1.5, -2, 'é', '\u2028'] } });
+    const [fromSse] = await stream.waitEnvelopes(1);
+    const [fromWs] = await ws.waitEvents(1);
+    expect(fromSse).toEqual(fromWs);
+    await Promise.all([stream.close(), ws.close()]);
+  });
+});
