@@ -441,3 +441,17 @@ export function expectStrictlyIncreasingIds(ids: string[], reference: string[]):
   expect(new Set(ids).size, 'no duplicate ids').toBe(ids.length);
   expect(ids).toEqual(reference);
 }
+
+/** Publishes `count` events on `topic` over one WebSocket, pipelined; returns their ids in order. */
+export async function publishMany(topic: string, count: number, type = 'bulk', base = baseUrl()): Promise<string[]> {
+  const ws = await WsClient.connect(base);
+  const prefix = `bulk-${randomBytes(3).toString('hex')}-`;
+  for (let i = 0; i < count; i++) ws.send({ type: 'publish', topic, event: { type, data: { i } }, ref: `${prefix}${i}` });
+  await ws.frames.until((f) => f.filter((x) => x.type === 'ack' || x.type === 'error').length >= count, `${count} acks`, 60_000);
+  const errors = ws.all('error');
+  if (errors.length) throw new Error(`bulk publish refused: ${JSON.stringify(errors[0])}`);
+  const acks = ws.all('ack');
+  const byRef = new Map(acks.map((a) => [a.ref, a.id]));
+  await ws.close();
+  return Array.from({ length: count }, (_, i) => byRef.get(`${prefix}${i}`)!);
+}

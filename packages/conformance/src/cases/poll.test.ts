@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { WsClient, expectHttpError, poll, publish, sleep, topicUrl, uniqueTopic } from '../harness.ts';
+
+describe('poll', () => {
+  it('POLL-001 MUST hold a long poll open and answer with the event published meanwhile', async () => {
+    const topic = uniqueTopic('long');
+    const { cursor } = await poll(topic, { wait: 0 });
+    const pending = poll(topic, { after: cursor, wait: 20 });
+    let settled = false;
+    void pending.then(() => (settled = true));
+    await sleep(300);
+    expect(settled, 'the poll waits while there is nothing').toBe(false);
+    const { body } = await publish(topic, 'late', { x: 1 });
+    const answer = await pending;
+    expect(answer.events.map((e) => [e.id, e.type, e.data])).toEqual([[body.id, 'late', { x: 1 }]]);
+    expect(answer.cursor).toBe(body.id);
+    expect(answer.reset).toBeUndefined();
+  });
+
+  it('POLL-002 MUST answer wait=0 at once with what is held after `after`', async () => {
+    const topic = uniqueTopic('short');
+    const a = await publish(topic, 'e', 1);
+    const b = await publish(topic, 'e', 2);
+    const c = await publish(topic, 'e', 3);
+    const answer = await poll(topic, { after: a.body.id, wait: 0 });
+    expect(answer.events.map((e) => e.id)).toEqual([b.body.id, c.body.id]);
+    expect(answer.cursor).toBe(c.body.id);
+    const empty = await poll(topic, { after: c.body.id, wait: 0 });
+    expect(empty.events).toEqual([]);
+    expect(empty.cursor).toBe(c.body.id);
+  });
+
+  it('POLL-003 MUST return only new events when there is no `after`', async () => {
+    const topic = uniqueTopic('new');
+    await publish(topic, 'before', 1);
+    const now = await poll(topic, { wait: 0 });
+    expect(now.events).toEqual([]);
+    const pending = poll(topic, { wait: 20 });
+    await sleep(200);
+    const { body } = await publish(topic, 'after', 2);
+    const answer = await pending;
+    expect(answer.events.map((e) => e.id)).toEqual([body.id]);
+  });
+
+  it('POLL-004 MUST lose nothing when cursors are chained while events are published', async () => {
+    const topic = uniqueTopic('chain');
+    const { cursor: start } = await poll(topic, { wait: 0 });
+    const published: string[] = [];
+    const publisher = (async () => {
+      for (let i = 0; i < 40; i++) {
+        published.push((await publish(topic, 'n', i)).body.id);
+        if (i % 7 === 0) await sleep(15);
+      }
+    })();
+    const received: string[] = [];
+    let cursor = start;
+    const deadline = Date.now() + 20_000;
+    while (received.length < 40 && Date.now() < deadline) {
+      const answer = await poll(topic, { after: cursor, wait: 5 });
+      expect(answer.reset).toBeUndefined();
+      received.push(...answer.events.map((e) => e.id));
+      cursor = answer.cursor;
+    }
+    await publisher;
+    expect(received).toEqual(published);
+  });
+
+  it('POLL-005 MUST answer a timed-out poll with no events and a cursor that loses nothing', async () => {
+    const topic = uniqueTopic('timeout');
+    const a = await publish(topic, 'x', 1);
+    const answer = await poll(topic, { after: a.body.id, wait: 1 });
+    expect(answer.events).toEqual([]);
+    expect(answer.reset).toBeUndefined();
+    const b = await publish(topic, 'x', 2);
+    const next = await poll(topic, { after: answer.cursor, wait: 0 });
+    expect(next.events.map((e) => e.id)).toEqual([b.body.id]);
+    // Also without `after`: the cursor of an empty answer picks up exactly what follows.
+    const fresh = await poll(topic, { wait: 1 });
+    expect(fresh.events).toEqual([]);
+    const c = await publish(topic, 'x', 3);
+    const after = await poll(topic, { after: fresh.cursor, wait: 0 });
+    expect(after.events.map((e) => e.id)).toEqual([c.body.id]);
+  });
+
+  it('POLL-006 MUST reject a bad `wait` with 400 bad_request', async () => {
+    await expectHttpError(fetch(`${topicUrl('p')}?wait=abc`), 400, 'bad_request');
+    await expectHttpError(fetch(`${topicUrl('p')}?wait=-1`), 400, 'bad_request');
+    await expectHttpError(fetch(`${topicUrl('p')}?wait=100000`), 400, 'bad_request');
+  });
+
+  it('POLL-007 SHOULD mark poll answers as not cacheable', async () => {
+    const response = await fetch(`${topicUrl(uniqueTopic('cache'))}?wait=0`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control') ?? '').toMatch(/no-store|no-cache/);
+  });
+
+  it('POLL-008 MUST give a poll the same envelopes (ids, data, time) as WebSocket subscribers', async () => {
+    const topic = uniqueTopic('same');
+    const ws = await WsClient.connect();
+    await ws.subscribe([topic]);
+    const { cursor } = await poll(topic, { wait: 0 });
+    for (let i = 0; i < 3; i++) await publish(topic, 't', { i });
+    const viaWs = await ws.waitEvents(3);
+    const viaPoll = await poll(topic, { after: cursor, wait: 0 });
+    expect(viaPoll.events).toEqual(viaWs);
+    await ws.close();
+  });
+});

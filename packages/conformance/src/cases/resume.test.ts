@@ -1,0 +1,243 @@
+import { ResetSignal } from '@relaykit/contracts';
+import { EventSource, type FetchLikeResponse } from 'eventsource';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  Collector,
+  SseStream,
+  WsClient,
+  baseUrl,
+  needsCmd,
+  ownServer,
+  poll,
+  publish,
+  publishMany,
+  serverLimits,
+  stopOwnServers,
+  uniqueTopic,
+} from '../harness.ts';
+
+afterAll(stopOwnServers);
+
+/** The first SSE event after the preamble, and everything in order. */
+function sseSequence(stream: SseStream): Array<{ id: string | undefined; event: string | undefined; data: unknown }> {
+  return stream.events().map((e) => ({ id: e.id, event: e.event, data: JSON.parse(e.data) }));
+}
+
+describe('resume and reset', () => {
+  it('RES-001 MUST resume an SSE stream from the Last-Event-ID header, then go live without duplicates', async () => {
+    const topic = uniqueTopic('hdr');
+    const ids = await publishMany(topic, 5);
+    const stream = await SseStream.open([topic], { lastEventId: ids[1]! });
+    await stream.waitEnvelopes(3);
+    const live = await publish(topic, 'live', 'x');
+    const got = await stream.waitEnvelopes(4);
+    expect(got.map((e) => e.id)).toEqual([...ids.slice(2), live.body.id]);
+    expect(stream.events().some((e) => e.event === 'reset')).toBe(false);
+    await stream.close();
+  });
+
+  it('RES-002 MUST resume an SSE stream from the lastEventId query parameter', async () => {
+    const topic = uniqueTopic('query');
+    const ids = await publishMany(topic, 4);
+    const stream = await SseStream.open([topic], { query: { lastEventId: ids[0]! } });
+    const got = await stream.waitEnvelopes(3);
+    expect(got.map((e) => e.id)).toEqual(ids.slice(1));
+    await stream.close();
+  });
+
+  it('RES-003 MUST prefer the Last-Event-ID header over the query parameter when both are given', async () => {
+    const topic = uniqueTopic('both');
+    const ids = await publishMany(topic, 5);
+    const stream = await SseStream.open([topic], { lastEventId: ids[2]!, query: { lastEventId: ids[0]! } });
+    await stream.waitEnvelopes(2);
+    const live = await publish(topic, 'live', 'x');
+    const got = await stream.waitEnvelopes(3);
+    expect(got.map((e) => e.id)).toEqual([ids[3], ids[4], live.body.id]);
+    await stream.close();
+  });
+
+  it('RES-004 MUST merge the replay of several topics in id order with no duplicates, then go live', async () => {
+    const [a, b, c] = [uniqueTopic('ra'), uniqueTopic('rb'), uniqueTopic('rc')];
+    const mark = (await publish(c, 'mark', 0)).body.id;
+    const order: string[] = [];
+    for (let i = 0; i < 9; i++) order.push((await publish([a, b, c][i % 3]!, 'n', i)).body.id);
+    const stream = await SseStream.open([a, b, c], { lastEventId: mark });
+    const ws = await WsClient.connect();
+    ws.send({ type: 'subscribe', topics: [a, b, c], lastEventId: mark, ref: 'r' });
+    await Promise.all([stream.waitEnvelopes(9), ws.waitEvents(9)]);
+    const live = [(await publish(b, 'live', 1)).body.id, (await publish(a, 'live', 2)).body.id];
+    const sse = await stream.waitEnvelopes(11);
+    const viaWs = await ws.waitEvents(11);
+    expect(sse.map((e) => e.id)).toEqual([...order, ...live]);
+    expect(viaWs.map((e) => e.id)).toEqual([...order, ...live]);
+    await Promise.all([stream.close(), ws.close()]);
+  });
+
+  it('RES-005 MUST let the eventsource client reconnect after a dropped stream and resume with no loss or duplicate', async () => {
+    const topic = uniqueTopic('es');
+    const seenLastEventIds: Array<string | null> = [];
+    let connections = 0;
+    // A fetch that cuts the first response after its second event, as a network drop would.
+    const cuttingFetch = async (url: string | URL, init: RequestInit): Promise<FetchLikeResponse> => {
+      connections++;
+      seenLastEventIds.push(new Headers(init.headers).get('last-event-id'));
+      const response = await fetch(url, init);
+      if (connections > 1 || !response.body) return response as unknown as FetchLikeResponse;
+      let events = 0;
+      let tail = '';
+      const decoder = new TextDecoder();
+      const cut = response.body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            if (events >= 2) return;
+            const text = tail + decoder.decode(chunk, { stream: true });
+            // Pass bytes through up to the end of the second `id:` block, then end the body.
+            let out = '';
+            const blocks = text.split('\n\n');
+            tail = blocks.pop() ?? '';
+            for (const block of blocks) {
+              if (events >= 2) break;
+              out += `${block}\n\n`;
+              if (/^id:/m.test(block)) events++;
+            }
+            controller.enqueue(new TextEncoder().encode(out));
+            if (events >= 2) controller.terminate();
+          },
+        }),
+      );
+      return new Response(cut, { status: response.status, headers: response.headers }) as unknown as FetchLikeResponse;
+    };
+    const es = new EventSource(`${baseUrl()}/v1/events?topic=${topic}`, { fetch: cuttingFetch as never });
+    const got = new Collector<MessageEvent>();
+    es.addEventListener('n', (e) => got.push(e));
+    await new Promise<void>((resolve, reject) => {
+      es.onopen = () => resolve();
+      es.onerror = () => reject(new Error('EventSource failed to open'));
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) ids.push((await publish(topic, 'n', i)).body.id);
+    await got.until(() => connections >= 2, 'the client to reconnect', 20_000);
+    for (let i = 2; i < 5; i++) ids.push((await publish(topic, 'n', i)).body.id);
+    await got.until((items) => items.length >= 5, 'five events through the eventsource client', 20_000);
+    es.close();
+    expect(got.items.map((e) => e.lastEventId)).toEqual(ids);
+    expect(got.items.map((e) => JSON.parse(e.data as string).data)).toEqual([0, 1, 2, 3, 4]);
+    expect(seenLastEventIds[0]).toBeNull();
+    expect(seenLastEventIds[1], 'the reconnect carries Last-Event-ID').toBe(ids[1]);
+  }, 60_000);
+
+  it('RES-006 MUST signal reset on SSE when the id is older than HISTORY_SIZE: event reset, id = position, before the held events', async () => {
+    const { historySize } = await serverLimits();
+    const topic = uniqueTopic('old');
+    const ids = await publishMany(topic, historySize + 3);
+    const position = ids[ids.length - 1]!;
+    const stream = await SseStream.open([topic], { lastEventId: ids[0]! });
+    await stream.waitEnvelopes(historySize);
+    const seq = sseSequence(stream);
+    expect(seq[0]).toEqual({ id: position, event: 'reset', data: { code: 'history_unavailable', topics: [topic] } });
+    ResetSignal.parse(seq[0]!.data);
+    expect(stream.envelopes().map((e) => e.id)).toEqual(ids.slice(-historySize));
+    await stream.close();
+  }, 60_000);
+
+  it('RES-007 MUST signal reset for an unknown or garbage id on SSE, WebSocket and polling, then replay what is held', async () => {
+    const topic = uniqueTopic('garbage');
+    const ids = await publishMany(topic, 3);
+    for (const bad of ['garbage', 'zzzzzzzz-1', '0-0', `${ids[0]!.split('-')[0]}-999999999`, '../../etc']) {
+      const stream = await SseStream.open([topic], { lastEventId: bad });
+      await stream.waitEnvelopes(3);
+      const seq = sseSequence(stream);
+      expect(seq[0]?.event, `reset first for ${bad}`).toBe('reset');
+      expect(seq[0]?.data).toEqual({ code: 'history_unavailable', topics: [topic] });
+      expect(stream.envelopes().map((e) => e.id)).toEqual(ids);
+      await stream.close();
+
+      const answer = await poll(topic, { after: bad, wait: 0 });
+      expect(answer.reset).toEqual({ code: 'history_unavailable', topics: [topic] });
+      expect(answer.events.map((e) => e.id)).toEqual(ids);
+      expect(answer.cursor).toBe(ids[2]);
+    }
+    const ws = await WsClient.connect();
+    ws.send({ type: 'subscribe', topics: [topic], lastEventId: 'garbage', ref: 1 });
+    await ws.waitEvents(3);
+    const kinds = ws.frames.items.map((f) => f.type);
+    expect(kinds.slice(0, 3)).toEqual(['welcome', 'subscribed', 'reset']);
+    expect(ws.all('reset')[0]).toMatchObject({ code: 'history_unavailable', topics: [topic] });
+    expect(ws.events().map((e) => e.id)).toEqual(ids);
+    await ws.close();
+  });
+
+  it('RES-008 MUST send the WebSocket reset after `subscribed` and before the replayed events, with the position', async () => {
+    const { historySize } = await serverLimits();
+    const [topic, fresh] = [uniqueTopic('wsold'), uniqueTopic('wsfresh')];
+    const ids = await publishMany(topic, historySize + 2);
+    const ws = await WsClient.connect();
+    ws.send({ type: 'subscribe', topics: [topic, fresh], lastEventId: ids[0], ref: 'x' });
+    await ws.waitEvents(historySize);
+    const frames = ws.frames.items;
+    expect(frames.map((f) => f.type).slice(0, 3)).toEqual(['welcome', 'subscribed', 'reset']);
+    expect(frames[2]).toEqual({ type: 'reset', code: 'history_unavailable', topics: [topic], position: ids[ids.length - 1] });
+    expect(ws.events().map((e) => e.id)).toEqual(ids.slice(-historySize));
+    await ws.close();
+    ws.expectAllValid();
+  }, 60_000);
+
+  it('RES-009 MUST put `reset` in a poll answer whose `after` is too old, with the held events and a usable cursor', async () => {
+    const { historySize } = await serverLimits();
+    const topic = uniqueTopic('pold');
+    const ids = await publishMany(topic, historySize + 2);
+    const answer = await poll(topic, { after: ids[0], wait: 5 });
+    expect(answer.reset).toEqual({ code: 'history_unavailable', topics: [topic] });
+    expect(answer.events.map((e) => e.id)).toEqual(ids.slice(-historySize));
+    expect(answer.cursor).toBe(ids[ids.length - 1]);
+    const next = await poll(topic, { after: answer.cursor, wait: 0 });
+    expect(next.reset).toBeUndefined();
+    expect(next.events).toEqual([]);
+  }, 60_000);
+
+  it('RES-010 MUST NOT signal reset when resuming from the newest id, nor from an id still held', async () => {
+    const topic = uniqueTopic('fine');
+    const ids = await publishMany(topic, 3);
+    const stream = await SseStream.open([topic], { lastEventId: ids[2]! });
+    const ws = await WsClient.connect();
+    await ws.subscribe([topic], { lastEventId: ids[1] });
+    const live = await publish(topic, 'live', 1);
+    await stream.waitEnvelopes(1);
+    await ws.waitEvents(2);
+    expect(stream.envelopes().map((e) => e.id)).toEqual([live.body.id]);
+    expect(ws.events().map((e) => e.id)).toEqual([ids[2], live.body.id]);
+    expect(stream.events().some((e) => e.event === 'reset')).toBe(false);
+    expect(ws.all('reset')).toEqual([]);
+    const answer = await poll(topic, { after: ids[2], wait: 0 });
+    expect(answer.reset).toBeUndefined();
+    await Promise.all([stream.close(), ws.close()]);
+  });
+
+  it('RES-011 MUST signal reset for an id from before a server restart (SSE, WebSocket, polling)', async (ctx) => {
+    needsCmd(ctx);
+    const topic = uniqueTopic('restart');
+    const first = await ownServer({ HISTORY_SIZE: '10' });
+    const before = await publish(topic, 'x', 1, undefined, first.url);
+    const beforeLive = await publish(topic, 'x', 2, undefined, first.url);
+    expect((await first.stop()).code).toBe(0);
+    const second = await ownServer({ HISTORY_SIZE: '10' });
+    const after = await publish(topic, 'y', 3, undefined, second.url);
+    for (const old of [before.body.id, beforeLive.body.id]) {
+      const stream = await SseStream.open([topic], { lastEventId: old, base: second.url });
+      await stream.waitEnvelopes(1);
+      const seq = sseSequence(stream);
+      expect(seq[0]).toEqual({ id: after.body.id, event: 'reset', data: { code: 'history_unavailable', topics: [topic] } });
+      expect(stream.envelopes().map((e) => e.id)).toEqual([after.body.id]);
+      await stream.close();
+      const answer = await poll(topic, { after: old, wait: 0 }, second.url);
+      expect(answer.reset).toEqual({ code: 'history_unavailable', topics: [topic] });
+      expect(answer.events.map((e) => e.id)).toEqual([after.body.id]);
+    }
+    const ws = await WsClient.connect(second.url);
+    ws.send({ type: 'subscribe', topics: [topic], lastEventId: beforeLive.body.id });
+    await ws.waitEvents(1);
+    expect(ws.frames.items.map((f) => f.type)).toEqual(['welcome', 'subscribed', 'reset', 'event']);
+    await ws.close();
+    await second.stop();
+  }, 60_000);
+});
