@@ -1,0 +1,63 @@
+import type { Relay, WsPeer } from '@relaykit/core';
+import { handshakeOf } from './web.ts';
+
+/** Deno's standard WebSocket as a relaykit peer; send results follow Bun's convention (-1 = backpressure). */
+class DenoPeer implements WsPeer {
+  readonly socket: WebSocket;
+  constructor(socket: WebSocket) {
+    this.socket = socket;
+  }
+  send(text: string): number {
+    if (this.socket.readyState !== WebSocket.OPEN) return 0;
+    this.socket.send(text);
+    return this.socket.bufferedAmount > 0 ? -1 : text.length;
+  }
+  close(code: number, reason: string): void {
+    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(code, reason);
+  }
+  terminate(): void {
+    // The standard WebSocket has no abort; a close handshake is the nearest thing it offers.
+    this.close(1001, 'terminated');
+  }
+  // No ping(): on Deno liveness is upgradeWebSocket's own idleTimeout (see idleTimeoutSeconds).
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+}
+
+/** The reason Deno's idleTimeout closes with (ext/websocket, 1001); used to count heartbeat timeouts. */
+const IDLE_TIMEOUT_REASON = 'No response from ping frame.';
+
+/**
+ * Deno 2.9's `idleTimeout` (seconds) measures silence from the peer: every frame received (text,
+ * binary, pong) restarts it. After idleTimeout/2 s of silence Deno sends a ping; if nothing arrives
+ * in the next idleTimeout/2 s it sends a close frame 1001 "No response from ping frame.", fires
+ * `error` then `close` (code 1001, wasClean false) and drops the connection. Our own sends do not
+ * reset it. So 2 × HEARTBEAT_MS gives a ping every HEARTBEAT_MS of silence (as the Node and Bun
+ * heartbeats do) and terminates a silent peer 2 × HEARTBEAT_MS after the last frame it sent.
+ * Deno takes fractional seconds; 1 s is the floor we allow.
+ */
+export function idleTimeoutSeconds(heartbeatMs: number): number {
+  return Math.max(1, (2 * heartbeatMs) / 1000);
+}
+
+/** `/v1/ws`: admit (auth, limits), then upgrade and hand the socket to a session. */
+export async function serveWs(relay: Relay, req: Request, url: URL): Promise<Response> {
+  const principal = await relay.admit(handshakeOf(req, url), 'ws');
+  if (principal instanceof Response) return principal;
+  const { socket, response } = Deno.upgradeWebSocket(req, {
+    idleTimeout: idleTimeoutSeconds(relay.config.heartbeatMs),
+  });
+  const session = relay.openWs(new DenoPeer(socket), principal);
+  socket.onopen = () => session.open();
+  socket.onmessage = (event) => {
+    if (typeof event.data === 'string') session.onText(event.data);
+    else session.onBinary();
+  };
+  socket.onclose = (event) => {
+    if (!session.closed && event.code === 1001 && event.reason === IDLE_TIMEOUT_REASON) relay.metrics.heartbeatTimeouts++;
+    session.onClose();
+  };
+  socket.onerror = () => {};
+  return response;
+}
