@@ -1,0 +1,543 @@
+import type { Envelope, ResetCode } from '@relaykit/contracts';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { RelayKitError, errorFromResponse } from './errors.js';
+import { openPoll } from './poll.js';
+import { ResumeState } from './resume.js';
+import { type TransportOption, TransportSelector, transportCandidates } from './select.js';
+import { openEventSource, openSse } from './sse.js';
+import { type ResetInfo, type Transport, type TransportContext, type TransportHooks, type TransportKind, authHeaders } from './transport.js';
+import { openWs } from './ws.js';
+
+/** Event type -> data type, for typed handlers and publishes. */
+export type EventMap = Record<string, unknown>;
+
+/** One received event, its `data` typed by its `type`. */
+export type RelayEvent<E extends EventMap = EventMap> = {
+  [K in keyof E & string]: Omit<Envelope, 'type' | 'data'> & { type: K; data: E[K] };
+}[keyof E & string];
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'paused' | 'closed';
+
+export interface StateChange {
+  state: ConnectionState;
+  transport: TransportKind;
+  /** Consecutive failed attempts so far (0 once a connection stayed healthy). */
+  attempt: number;
+  /** For `reconnecting`: how long until the next attempt. */
+  delayMs?: number;
+  /** Why the connection ended or changed. */
+  reason?: string;
+}
+
+export interface TransportChange {
+  transport: TransportKind;
+  reason: string;
+}
+
+/** The server could not resume these topics: events may have been missed (e.g. it restarted). */
+export interface ResetNotice {
+  code: ResetCode;
+  topics: string[];
+  transport: TransportKind;
+}
+
+export interface ClientEvents<E extends EventMap = EventMap> {
+  state: StateChange;
+  transport: TransportChange;
+  reset: ResetNotice;
+  event: RelayEvent<E>;
+  error: RelayKitError;
+}
+
+export interface ClientOptions {
+  /** Server base URL, e.g. http://localhost:8080. Default: the page's origin. */
+  url?: string;
+  /** 'auto' (SSE, then WebSocket, then long polling), one transport, or an ordered list. */
+  transport?: TransportOption;
+  /** Bearer token: a header on SSE, publish and polls, `?token=` on WebSocket and EventSource. */
+  token?: string | (() => string | undefined | Promise<string | undefined>);
+  /** Topics to subscribe to from the start. */
+  topics?: readonly string[];
+  /** Use the platform's EventSource for SSE instead of fetch (browsers; see `eventTypes`). */
+  nativeEventSource?: boolean;
+  /** Event types the native EventSource listens to (besides those given to `onEvent`). */
+  eventTypes?: readonly string[];
+  backoff?: BackoffOptions;
+  /** A connection open this long resets the backoff. Default 5000 ms. */
+  healthyMs?: number;
+  /** A stream not proven open within this (no opening comment, no welcome) falls back. Default 5000 ms. */
+  openTimeoutMs?: number;
+  /** Server heartbeat assumed until the server announces or shows one. Default 15000 ms. */
+  heartbeatMs?: number;
+  /** A connection silent past this many heartbeats is replaced. Default 2. */
+  silenceFactor?: number;
+  /** Long-poll wait, seconds. Default 25. */
+  pollWaitS?: number;
+  /** Per-try wait for a publish answer before retrying with the same key. Default 5000 ms. */
+  ackTimeoutMs?: number;
+  /** Give up a publish after this long. Default 30000 ms. */
+  publishTimeoutMs?: number;
+  /** Close while the page is hidden; reconnect (and replay what was missed) when visible. */
+  pauseWhenHidden?: boolean;
+  /** Connect at construction. Default true. */
+  autoConnect?: boolean;
+  fetch?: typeof fetch;
+  WebSocket?: typeof WebSocket;
+  EventSource?: typeof EventSource;
+  random?: () => number;
+}
+
+export interface PublishOptions {
+  /** Idempotency key; generated when absent. Every retry of this publish reuses it. */
+  key?: string;
+}
+
+type Handler<T> = (value: T) => void;
+
+const idle = (): Transport => ({ kind: 'sse', update: () => false, close() {} });
+
+function randomKey(): string {
+  const c = globalThis.crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/**
+ * A relaykit connection: one API over SSE, WebSocket and long polling, with reconnect, resume,
+ * heartbeat checks and idempotent publishing. See the package README.
+ */
+export class RelayClient<E extends EventMap = EventMap> {
+  readonly url: string;
+  private readonly options: ClientOptions;
+  private readonly resume = new ResumeState();
+  private readonly selector: TransportSelector;
+  private readonly listeners = new Map<string, Set<Handler<never>>>();
+  private readonly topicHandlers = new Map<string, Set<Handler<RelayEvent<E>>>>();
+  private readonly typeHandlers = new Map<string, Set<(data: never, event: RelayEvent<E>) => void>>();
+  private readonly fetchImpl: typeof fetch;
+  private readonly pendingAcks = new Map<number, { resolve(id: string): void; reject(error: RelayKitError): void }>();
+  private nextRef = 0;
+
+  private topicsWanted = new Set<string>();
+  /** Topics the live connection holds. */
+  private topicsLive = new Set<string>();
+  private transportImpl: Transport | undefined;
+  private generation = 0;
+  private opened = false;
+  private attempt = 0;
+  private heartbeatMs: number;
+  private timers: { retry?: ReturnType<typeof setTimeout>; open?: ReturnType<typeof setTimeout>; healthy?: ReturnType<typeof setTimeout>; silence?: ReturnType<typeof setTimeout> } = {};
+  private flushQueued = false;
+  private stopped = true;
+  private paused = false;
+  private removeVisibility: (() => void) | undefined;
+
+  state: ConnectionState = 'idle';
+
+  constructor(options: ClientOptions = {}) {
+    this.options = options;
+    const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
+    const url = options.url ?? origin;
+    if (!url) throw new Error('relaykit: give `url` (no page origin to default to)');
+    this.url = url.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.heartbeatMs = options.heartbeatMs ?? 15_000;
+    const transport = options.transport ?? 'auto';
+    this.selector = new TransportSelector(
+      transportCandidates(transport, {
+        sse: options.nativeEventSource ? typeof (options.EventSource ?? globalThis.EventSource) === 'function' : typeof ReadableStream === 'function',
+        ws: typeof (options.WebSocket ?? globalThis.WebSocket) === 'function',
+        poll: true,
+      }),
+      transport !== 'auto',
+    );
+    for (const topic of options.topics ?? []) this.addTopic(topic);
+    if (options.pauseWhenHidden) this.watchVisibility();
+    if (options.autoConnect !== false) this.connect();
+  }
+
+  /** The transport in use (or about to be tried). */
+  get transport(): TransportKind {
+    return this.selector.current;
+  }
+
+  /** Why that transport: the option, or the fallback that led to it. */
+  get transportReason(): string {
+    return this.selector.reason;
+  }
+
+  /** Id of the last event received; reconnects resume after it. */
+  get lastEventId(): string | undefined {
+    return this.resume.lastId;
+  }
+
+  get topics(): string[] {
+    return [...this.topicsWanted];
+  }
+
+  on<K extends keyof ClientEvents<E>>(name: K, handler: Handler<ClientEvents<E>[K]>): () => void {
+    let set = this.listeners.get(name);
+    if (!set) this.listeners.set(name, (set = new Set()));
+    set.add(handler as Handler<never>);
+    return () => set.delete(handler as Handler<never>);
+  }
+
+  /** Typed handler for one event type, on whatever topics are subscribed. */
+  onEvent<K extends keyof E & string>(type: K, handler: (data: E[K], event: RelayEvent<E>) => void): () => void {
+    let set = this.typeHandlers.get(type);
+    if (!set) this.typeHandlers.set(type, (set = new Set()));
+    set.add(handler as (data: never, event: RelayEvent<E>) => void);
+    return () => set.delete(handler as (data: never, event: RelayEvent<E>) => void);
+  }
+
+  /**
+   * Subscribes to topics (live from now; after a drop, resumed from the last event seen). The
+   * returned function unsubscribes the handler, and the topics once no handler holds them.
+   */
+  subscribe(topics: string | readonly string[], handler?: Handler<RelayEvent<E>>): () => void {
+    const list = typeof topics === 'string' ? [topics] : [...topics];
+    const fn = handler ?? (() => {});
+    for (const topic of list) {
+      let set = this.topicHandlers.get(topic);
+      if (!set) this.topicHandlers.set(topic, (set = new Set()));
+      set.add(fn);
+      this.addTopic(topic);
+    }
+    return () => {
+      for (const topic of list) {
+        const set = this.topicHandlers.get(topic);
+        set?.delete(fn);
+        if (set && set.size === 0) this.unsubscribe(topic);
+      }
+    };
+  }
+
+  /** Drops topics and all their handlers. */
+  unsubscribe(topics: string | readonly string[]): void {
+    for (const topic of typeof topics === 'string' ? [topics] : topics) {
+      this.topicHandlers.delete(topic);
+      if (this.topicsWanted.delete(topic)) {
+        this.resume.forgetTopic(topic);
+        this.queueFlush();
+      }
+    }
+  }
+
+  /**
+   * Publishes one event. Resolves with its id once the server has stored it; rejects with the
+   * server's error (RelayKitError with its code). A lost answer is retried with the same key, so
+   * the event is stored once whatever happens to the connection.
+   */
+  async publish<K extends keyof E & string>(topic: string, type: K, data: E[K], options: PublishOptions = {}): Promise<string> {
+    const key = options.key ?? randomKey();
+    const deadline = Date.now() + (this.options.publishTimeoutMs ?? 30_000);
+    let lastError: RelayKitError | undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (this.state === 'closed') throw new RelayKitError('closed', 'client closed');
+      try {
+        return await this.publishOnce(topic, type, data, key);
+      } catch (error) {
+        const failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
+        if (!failure.retryable) throw failure;
+        lastError = failure;
+      }
+      const delay = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 }, this.options.random);
+      if (Date.now() + delay > deadline) {
+        throw new RelayKitError('timeout', `publish not acknowledged in time (last error: ${lastError?.message})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  private async publishOnce(topic: string, type: string, data: unknown, key: string): Promise<string> {
+    const ackTimeoutMs = this.options.ackTimeoutMs ?? 5_000;
+    const transport = this.transportImpl;
+    if (transport?.publish && this.opened) {
+      const ref = ++this.nextRef;
+      const answer = new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.pendingAcks.delete(ref);
+          reject(new RelayKitError('timeout', 'no ack from the WebSocket'));
+        }, ackTimeoutMs);
+        this.pendingAcks.set(ref, {
+          resolve: (id) => (clearTimeout(timer), resolve(id)),
+          reject: (error) => (clearTimeout(timer), reject(error)),
+        });
+      });
+      if (transport.publish(topic, type, data, key, ref)) return answer;
+      this.pendingAcks.get(ref)?.reject(new RelayKitError('network', 'WebSocket not open'));
+      await answer.catch(() => {});
+    }
+    const token = await this.token();
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.url}/v1/topics/${encodeURIComponent(topic)}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...authHeaders(token) },
+        body: JSON.stringify({ type, data, key }),
+        signal: AbortSignal.timeout(ackTimeoutMs),
+      });
+    } catch (error) {
+      throw new RelayKitError('network', `publish failed: ${String((error as Error)?.message ?? error)}`);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    const body = (await response.json()) as { id?: unknown };
+    if (typeof body.id !== 'string') throw new RelayKitError('bad_response', 'publish answer has no id');
+    return body.id;
+  }
+
+  /** Starts (or restarts after close) connecting. */
+  connect(): void {
+    this.stopped = false;
+    if (this.transportImpl || this.timers.retry !== undefined) return;
+    this.paused = false;
+    this.attempt = 0;
+    // Next tick, so handlers attached right after construction see `connecting`.
+    this.timers.retry = setTimeout(() => void this.attemptConnection(), 0);
+  }
+
+  /** Closes the connection for good (until `connect`). Pending publishes fail with `closed`. */
+  close(): void {
+    this.stopped = true;
+    this.removeVisibility?.();
+    this.removeVisibility = undefined;
+    this.teardown(new RelayKitError('closed', 'client closed'));
+    this.setState('closed', { reason: 'closed by the application' });
+  }
+
+  /** Disconnects but keeps the resume position; `resumeConnection` replays what was missed. */
+  pause(): void {
+    if (this.stopped || this.paused) return;
+    this.paused = true;
+    this.teardown(new RelayKitError('closed', 'paused'));
+    this.setState('paused', { reason: 'paused' });
+  }
+
+  resumeConnection(): void {
+    if (this.stopped || !this.paused) return;
+    this.paused = false;
+    this.attempt = 0;
+    void this.attemptConnection();
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private emit<K extends keyof ClientEvents<E>>(name: K, value: ClientEvents<E>[K]): void {
+    const set = this.listeners.get(name);
+    if (!set) return;
+    for (const handler of [...set]) {
+      try {
+        (handler as Handler<ClientEvents<E>[K]>)(value);
+      } catch (error) {
+        console.error('relaykit: a handler threw', error);
+      }
+    }
+  }
+
+  private setState(state: ConnectionState, extra: Partial<StateChange> = {}): void {
+    this.state = state;
+    this.emit('state', { state, transport: this.selector.current, attempt: this.attempt, ...extra });
+  }
+
+  private async token(): Promise<string | undefined> {
+    const { token } = this.options;
+    return typeof token === 'function' ? await token() : token;
+  }
+
+  private addTopic(topic: string): void {
+    if (this.topicsWanted.has(topic)) return;
+    this.topicsWanted.add(topic);
+    this.resume.addTopic(topic);
+    this.queueFlush();
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flushTopics();
+    });
+  }
+
+  /** Brings the live connection's topics in line with the wanted ones. */
+  private flushTopics(): void {
+    const transport = this.transportImpl;
+    if (!transport || !this.opened) return; // the open hook flushes again
+    const added = [...this.topicsWanted].filter((t) => !this.topicsLive.has(t));
+    const removed = [...this.topicsLive].filter((t) => !this.topicsWanted.has(t));
+    if (added.length === 0 && removed.length === 0) return;
+    if (transport.update(added, removed)) {
+      this.topicsLive = new Set(this.topicsWanted);
+      return;
+    }
+    // SSE: one stream per topic set; reopen it with the new set, resuming from the last id.
+    this.teardown(new RelayKitError('network', 'topics changed'));
+    void this.attemptConnection();
+  }
+
+  private clearTimers(): void {
+    for (const timer of Object.values(this.timers)) clearTimeout(timer);
+    this.timers = {};
+  }
+
+  private teardown(error: RelayKitError): void {
+    this.generation++;
+    this.clearTimers();
+    this.transportImpl?.close();
+    this.transportImpl = undefined;
+    this.opened = false;
+    for (const pending of this.pendingAcks.values()) pending.reject(error);
+    this.pendingAcks.clear();
+  }
+
+  private async attemptConnection(): Promise<void> {
+    this.timers.retry = undefined;
+    if (this.stopped || this.paused) return;
+    const generation = ++this.generation;
+    const kind = this.selector.current;
+    this.setState('connecting');
+    const token = await this.token().catch(() => undefined);
+    if (generation !== this.generation) return;
+    const topics = [...this.topicsWanted];
+    this.topicsLive = new Set(topics);
+    const hooks = this.hooks(generation, kind);
+    const ctx: TransportContext = {
+      baseUrl: this.url,
+      topics,
+      resume: this.resume,
+      token,
+      fetch: this.fetchImpl,
+      hooks,
+      pollWaitS: this.options.pollWaitS ?? 25,
+      eventTypes: [...new Set([...(this.options.eventTypes ?? []), ...this.typeHandlers.keys()])],
+      WebSocket: this.options.WebSocket ?? globalThis.WebSocket,
+      EventSource: this.options.EventSource ?? globalThis.EventSource,
+    };
+    try {
+      if (kind === 'sse' && topics.length === 0) {
+        // Nothing to stream yet; publishing goes over HTTP. Adding a topic opens the stream.
+        this.transportImpl = idle();
+        this.opened = true;
+        this.setState('open', { reason: 'no topics yet' });
+        return;
+      }
+      this.transportImpl =
+        kind === 'ws' ? openWs(ctx) : kind === 'poll' ? openPoll(ctx) : this.options.nativeEventSource ? openEventSource(ctx) : openSse(ctx);
+    } catch (error) {
+      hooks.closed(error instanceof RelayKitError ? error : new RelayKitError('network', String(error)));
+      return;
+    }
+    if (kind !== 'poll') {
+      const openTimeoutMs = this.options.openTimeoutMs ?? 5_000;
+      this.timers.open = setTimeout(() => {
+        hooks.closed(
+          new RelayKitError(
+            'open_timeout',
+            kind === 'sse'
+              ? `no opening comment within ${openTimeoutMs} ms (a proxy buffering the stream?)`
+              : `no welcome within ${openTimeoutMs} ms`,
+          ),
+        );
+      }, openTimeoutMs);
+    }
+  }
+
+  private armSilence(generation: number, kind: TransportKind): void {
+    if (kind === 'poll' || this.options.nativeEventSource && kind === 'sse') return;
+    clearTimeout(this.timers.silence);
+    const limit = this.heartbeatMs * (this.options.silenceFactor ?? 2) + 250;
+    this.timers.silence = setTimeout(() => {
+      if (generation !== this.generation) return;
+      this.hooks(generation, kind).closed(new RelayKitError('timeout', `connection silent for ${limit} ms (heartbeat ${this.heartbeatMs} ms)`));
+    }, limit);
+  }
+
+  private hooks(generation: number, kind: TransportKind): TransportHooks {
+    const live = () => generation === this.generation;
+    return {
+      open: (info) => {
+        if (!live() || this.opened) return;
+        this.opened = true;
+        clearTimeout(this.timers.open);
+        if (info.heartbeatMs) this.heartbeatMs = info.heartbeatMs;
+        this.selector.opened(kind);
+        const healthyMs = this.options.healthyMs ?? 5_000;
+        this.timers.healthy = setTimeout(() => {
+          if (live()) this.attempt = 0;
+        }, healthyMs);
+        this.setState('open', info.server ? { reason: `server ${info.server}` } : {});
+        this.armSilence(generation, kind);
+        this.flushTopics();
+      },
+      activity: () => {
+        if (live() && this.opened) this.armSilence(generation, kind);
+      },
+      heartbeat: (ms) => {
+        if (live() && ms >= 50) {
+          this.heartbeatMs = ms;
+          if (this.opened) this.armSilence(generation, kind);
+        }
+      },
+      event: (envelope) => {
+        if (!live() || !this.topicsWanted.has(envelope.topic)) return;
+        if (!this.resume.accept(envelope)) return;
+        const event = envelope as RelayEvent<E>;
+        this.emit('event', event);
+        for (const handler of [...(this.topicHandlers.get(envelope.topic) ?? [])]) this.safely(() => handler(event));
+        for (const handler of [...(this.typeHandlers.get(envelope.type) ?? [])]) this.safely(() => handler(envelope.data as never, event));
+      },
+      reset: (reset: ResetInfo) => {
+        if (!live()) return;
+        this.resume.reset(reset.position, reset.topics);
+        this.emit('reset', { code: reset.code, topics: reset.topics, transport: kind });
+      },
+      error: (error) => {
+        if (live()) this.emit('error', error);
+      },
+      ack: (ref, id) => this.pendingAcks.get(ref)?.resolve(id),
+      nack: (ref, error) => this.pendingAcks.get(ref)?.reject(error),
+      closed: (error) => {
+        if (!live()) return;
+        const wasOpen = this.opened;
+        this.teardown(new RelayKitError('network', `connection lost before the ack: ${error.message}`));
+        if (this.stopped || this.paused) return;
+        if (error.code === 'unauthorized' || error.code === 'forbidden' || error.status === 400) this.emit('error', error);
+        if (!wasOpen) {
+          const before = this.selector.current;
+          const { switched } = this.selector.failedBeforeOpen(kind, error.message);
+          if (this.selector.current !== before) this.emit('transport', { transport: this.selector.current, reason: this.selector.reason });
+          if (switched) {
+            void this.attemptConnection();
+            return;
+          }
+        }
+        this.attempt++;
+        const delayMs = backoffDelay(this.attempt, this.options.backoff, this.options.random);
+        this.setState('reconnecting', { delayMs, reason: error.message });
+        this.timers.retry = setTimeout(() => void this.attemptConnection(), delayMs);
+      },
+    };
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      console.error('relaykit: a handler threw', error);
+    }
+  }
+
+  private watchVisibility(): void {
+    const doc = (globalThis as { document?: Document }).document;
+    if (!doc) return;
+    const onChange = () => (doc.visibilityState === 'hidden' ? this.pause() : this.resumeConnection());
+    doc.addEventListener('visibilitychange', onChange);
+    this.removeVisibility = () => doc.removeEventListener('visibilitychange', onChange);
+  }
+}
+
+/** Creates a client; see ClientOptions. */
+export function createClient<E extends EventMap = EventMap>(options: ClientOptions = {}): RelayClient<E> {
+  return new RelayClient<E>(options);
+}

@@ -1,0 +1,116 @@
+import type { ServerFrame } from '@relaykit/contracts';
+import { RelayKitError } from './errors.js';
+import type { Transport, TransportContext } from './transport.js';
+
+export function wsUrl(baseUrl: string, token: string | undefined): string {
+  const url = new URL(`${baseUrl}/v1/ws`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  if (token) url.searchParams.set('token', token);
+  return url.toString();
+}
+
+/**
+ * WebSocket: subscribe on welcome (resuming from the last id), app-level pings every heartbeat
+ * (a browser never sees protocol pings), publish frames answered by ack/error.
+ */
+export function openWs(ctx: TransportContext): Transport {
+  const WebSocketImpl = ctx.WebSocket;
+  if (!WebSocketImpl) throw new RelayKitError('network', 'WebSocket is not available here');
+  const socket = new WebSocketImpl(wsUrl(ctx.baseUrl, ctx.token));
+  let done = false;
+  let welcomed = false;
+  let pinger: ReturnType<typeof setInterval> | undefined;
+  const send = (frame: object) => {
+    if (socket.readyState === 1) socket.send(JSON.stringify(frame));
+  };
+  const finish = (error: RelayKitError) => {
+    if (done) return;
+    done = true;
+    clearInterval(pinger);
+    try {
+      socket.close();
+    } catch {
+      // already closing
+    }
+    ctx.hooks.closed(error);
+  };
+
+  socket.onmessage = (message: MessageEvent) => {
+    if (done) return;
+    ctx.hooks.activity();
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(String(message.data)) as ServerFrame;
+    } catch {
+      ctx.hooks.error(new RelayKitError('bad_response', 'WebSocket frame is not JSON'));
+      return;
+    }
+    switch (frame.type) {
+      case 'welcome': {
+        welcomed = true;
+        ctx.hooks.heartbeat(frame.heartbeatMs);
+        pinger = setInterval(() => send({ type: 'ping' }), frame.heartbeatMs);
+        if (ctx.topics.length > 0) {
+          const lastEventId = ctx.resume.lastId;
+          send(lastEventId === undefined ? { type: 'subscribe', topics: ctx.topics } : { type: 'subscribe', topics: ctx.topics, lastEventId });
+        }
+        ctx.hooks.open({ heartbeatMs: frame.heartbeatMs, server: frame.server });
+        return;
+      }
+      case 'event':
+        ctx.hooks.event(frame.event);
+        return;
+      case 'reset':
+        ctx.hooks.reset({ code: frame.code, topics: frame.topics, position: frame.position });
+        return;
+      case 'ack':
+        if (typeof frame.ref === 'number') ctx.hooks.ack(frame.ref, frame.id);
+        return;
+      case 'error': {
+        const error = new RelayKitError(frame.code, frame.message);
+        if (typeof frame.ref === 'number') ctx.hooks.nack(frame.ref, error);
+        else ctx.hooks.error(error);
+        return;
+      }
+      default:
+        return; // subscribed, unsubscribed, pong: activity only
+    }
+  };
+  socket.onclose = (event: CloseEvent) => {
+    finish(
+      new RelayKitError(
+        'network',
+        welcomed ? `WebSocket closed (${event.code}${event.reason ? ` ${event.reason}` : ''})` : `WebSocket failed before welcome (${event.code}): upgrade refused or blocked?`,
+      ),
+    );
+  };
+  socket.onerror = () => {
+    // a close event follows
+  };
+
+  return {
+    kind: 'ws',
+    update(added, removed) {
+      if (!welcomed) return true; // the welcome handler subscribes to ctx.topics
+      if (added.length > 0) send({ type: 'subscribe', topics: added });
+      if (removed.length > 0) send({ type: 'unsubscribe', topics: removed });
+      return true;
+    },
+    publish(topic, type, data, key, ref) {
+      if (!welcomed || socket.readyState !== 1) return false;
+      send({ type: 'publish', topic, event: { type, data }, key, ref });
+      return true;
+    },
+    close() {
+      done = true;
+      clearInterval(pinger);
+      socket.onclose = null;
+      socket.onmessage = null;
+      try {
+        socket.close(1000);
+      } catch {
+        // ignore
+      }
+    },
+  };
+}
