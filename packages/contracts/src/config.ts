@@ -20,6 +20,13 @@ export const ConfigEnv = z.object({
   ),
   SSE_RETRY_MS: int(0, 600_000, 2000).describe('The `retry:` hint sent to EventSource clients'),
   SHUTDOWN_GRACE_MS: int(0, 600_000, 5000).describe('How long SIGTERM waits for connections to close'),
+  AUTH_JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (HS256 key)')
+    .optional()
+    .describe('When set, every connection and publish needs an HS256 JWT signed with it'),
+  AUTH_JWT_ISSUER: z.string().min(1).optional().describe('Required `iss` of tokens'),
+  AUTH_JWT_AUDIENCE: z.string().min(1).optional().describe('Required `aud` of tokens'),
 });
 
 export const Config = ConfigEnv.transform((env) => ({
@@ -33,6 +40,9 @@ export const Config = ConfigEnv.transform((env) => ({
   maxBufferedBytes: env.MAX_BUFFERED_BYTES,
   sseRetryMs: env.SSE_RETRY_MS,
   shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+  auth: env.AUTH_JWT_SECRET
+    ? { jwtSecret: env.AUTH_JWT_SECRET, issuer: env.AUTH_JWT_ISSUER, audience: env.AUTH_JWT_AUDIENCE }
+    : undefined,
 }));
 export type Config = z.output<typeof Config>;
 export type ConfigEnvInput = z.input<typeof ConfigEnv>;
@@ -50,7 +60,9 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (result.success) return { ok: true, config: result.data };
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'config');
-    return `  ${name}=${JSON.stringify(known[name] ?? '')}: ${issue.message}`;
+    // Secrets are named, never echoed: this message goes to logs.
+    const value = name.includes('SECRET') ? '<redacted>' : JSON.stringify(known[name] ?? '');
+    return `  ${name}=${value}: ${issue.message}`;
   });
   return { ok: false, message: `Invalid relaykit configuration:\n${lines.join('\n')}` };
 }

@@ -10,3 +10,4 @@ export * from './encode.js';
 export * from './broker.js';
 export * from './transport.js';
 export { buildAsyncApi } from './asyncapi.js';
+export * from './load-result.js';

@@ -56,8 +56,17 @@ describe('config', () => {
         maxBufferedBytes: 4 * 1024 * 1024,
         sseRetryMs: 2000,
         shutdownGraceMs: 5000,
+        auth: undefined,
       },
     });
+  });
+
+  it('turns on JWT auth when a secret is given, refusing short secrets', () => {
+    const secret = 'x'.repeat(32);
+    const on = parseConfig({ AUTH_JWT_SECRET: secret, AUTH_JWT_ISSUER: 'me' });
+    expect(on.ok && on.config.auth).toEqual({ jwtSecret: secret, issuer: 'me', audience: undefined });
+    const short = parseConfig({ AUTH_JWT_SECRET: 'short' });
+    expect(!short.ok && short.message).toMatch(/AUTH_JWT_SECRET=<redacted>: must be at least 32/);
   });
 
   it('names every bad variable in one message', () => {

@@ -7,6 +7,7 @@ export { WsSession, type WsPeer } from './ws-session.js';
 export { SseSession, type SseSink } from './sse-session.js';
 export { PollWaiter } from './poll.js';
 export { type AuthHooks, type AuthRequest, type Principal, allowAll, tokenFrom, TOKEN_COOKIE } from './auth.js';
+export { jwtAuth, type JwtAuthOptions } from './jwt-auth.js';
 export { handleHttp, type DemoAssets } from './http-api.js';
 export { RelayError, errorResponse, json, CORS_HEADERS } from './http-util.js';
 export { loadConfig } from './load-config.js';

@@ -13,6 +13,7 @@ import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
 import { type DemoAssets, handleHttp } from './http-api.js';
 import { RelayError, errorResponse } from './http-util.js';
 import { Hub, type TopicHolder } from './hub.js';
+import { jwtAuth } from './jwt-auth.js';
 import { MemoryBroker } from './memory-broker.js';
 import { Metrics } from './metrics.js';
 import { SetFanout } from './set-fanout.js';
@@ -26,6 +27,7 @@ export interface RelayOptions {
   serverName: string;
   broker?: Broker;
   fanout?: Fanout<TopicHolder>;
+  /** Overrides the auth the config selects (JWT when AUTH_JWT_SECRET is set, else allow-all). */
   auth?: AuthHooks;
   demo?: DemoAssets;
 }
@@ -63,7 +65,10 @@ export class Relay {
     this.broker = options.broker ?? new MemoryBroker({ historySize: options.config.historySize });
     this.metrics = new Metrics(() => this.hub.topicCount);
     this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics);
-    this.auth = options.auth ?? allowAll;
+    const jwt = options.config.auth;
+    this.auth =
+      options.auth ??
+      (jwt ? jwtAuth({ secret: jwt.jwtSecret, issuer: jwt.issuer, audience: jwt.audience }) : allowAll);
     this.demo = options.demo;
     this.ssePreamble = utf8.encode(encodeSseComment(SSE_OPEN_COMMENT) + encodeSseRetry(this.config.sseRetryMs));
   }

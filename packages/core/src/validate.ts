@@ -6,7 +6,8 @@ import { RelayError } from './http-util.js';
 export function codeForIssues(issues: readonly z.core.$ZodIssue[]): ErrorCode {
   for (const issue of issues) {
     const last = issue.path[issue.path.length - 1];
-    if (issue.path.includes('topic') || issue.path.includes('topics')) return 'invalid_topic';
+    // A topic name that fails its schema; an empty or missing `topics` list is a bad request, as on SSE.
+    if (last === 'topic' || (issue.path.includes('topics') && typeof last === 'number')) return 'invalid_topic';
     if (last === 'type') return 'invalid_event_type';
   }
   return 'bad_request';
