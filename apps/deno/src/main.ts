@@ -1,9 +1,10 @@
 import { Relay, errorResponse, loadConfig } from '@relaykit/core';
+import { demoAssets as demo } from '@relaykit/demo';
 import { serveSse } from './sse.ts';
 import { serveWs } from './ws.ts';
 
 const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
-const relay = new Relay({ config, serverName: 'deno' });
+const relay = new Relay({ config, serverName: 'deno', demo });
 
 const server = Deno.serve(
   {

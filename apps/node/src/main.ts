@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
 import { Relay, errorResponse, loadConfig } from '@relaykit/core';
+import { demoAssets as demo } from '@relaykit/demo';
 import { serveSse } from './sse.ts';
 import { sendWebResponse, toWebRequest } from './web.ts';
 import { createWsUpgrade, rejectUpgrade } from './ws.ts';
 
 const config = loadConfig(process.env, (code) => process.exit(code));
-const relay = new Relay({ config, serverName: 'node' });
+const relay = new Relay({ config, serverName: 'node', demo });
 const upgrade = createWsUpgrade(relay);
 
 const server = createServer((req, res) => {
