@@ -1,0 +1,11 @@
+export type ToWorker =
+  | { cmd: 'run'; id: number; scenario: string; params: unknown }
+  | { cmd: 'stop'; id: number }
+  | { cmd: 'snapshot'; seq: number; reset: boolean; trends: boolean }
+  | { cmd: 'exit' };
+
+export type FromWorker =
+  | { ev: 'hello'; pid: number }
+  | { ev: 'ready'; id: number; label: string }
+  | { ev: 'done'; id: number; error?: string }
+  | { ev: 'snapshot'; seq: number; counters: Record<string, number>; trends: Record<string, number[]>; cpuUs: number };

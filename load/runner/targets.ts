@@ -1,0 +1,233 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadTarget } from '@relaykit/contracts';
+
+export const LOAD_DIR = fileURLToPath(new URL('..', import.meta.url));
+export const ROOT = resolve(LOAD_DIR, '..');
+
+/** Pinned runtimes: the root devDependencies node@24, bun@1.4, deno@2.9. */
+export const BIN = {
+  node: join(ROOT, 'node_modules/.bin/node'),
+  bun: join(ROOT, 'node_modules/bun/bin/bun.exe'),
+  deno: join(ROOT, 'node_modules/deno/deno'),
+};
+
+export const CENTRIFUGO_VERSION = 'v6.9.1';
+export const CACHE_DIR = process.env.RELAYKIT_LOAD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'relaykit-load');
+export const CENTRIFUGO_BIN = join(CACHE_DIR, 'centrifugo', 'bin', 'centrifugo');
+export const CENTRIFUGO_API_KEY = 'relaykit-load-bench';
+
+function version(bin: string, args: string[]): string {
+  try {
+    return execFileSync(bin, args, { encoding: 'utf8', timeout: 20_000 }).trim().split('\n')[0] ?? '?';
+  } catch {
+    return 'unavailable';
+  }
+}
+
+export function runtimeVersions(): Record<string, { version: string; engine: string }> {
+  const deno = execSafe(BIN.deno, ['--version']);
+  return {
+    node: { version: `Node ${version(BIN.node, ['--version'])}`, engine: `V8 ${version(BIN.node, ['-p', 'process.versions.v8'])}` },
+    bun: {
+      version: `Bun ${version(BIN.bun, ['--version'])}`,
+      engine: `JavaScriptCore (WebKit ${version(BIN.bun, ['-e', 'console.log(process.versions.webkit ?? "")']).slice(0, 12)})`,
+    },
+    deno: { version: `Deno ${/deno ([\d.]+)/.exec(deno)?.[1] ?? 'unavailable'}`, engine: `V8 ${/v8 ([\d.]+)/.exec(deno)?.[1] ?? '?'}` },
+  };
+}
+
+function execSafe(bin: string, args: string[]): string {
+  try {
+    return execFileSync(bin, args, { encoding: 'utf8', timeout: 20_000 });
+  } catch {
+    return '';
+  }
+}
+
+export interface TargetDef extends Omit<LoadTarget, 'version' | 'skipped'> {
+  command(port: number): { bin: string; args: string[]; cwd: string; env?: Record<string, string> };
+  /** Why the target cannot run here, or undefined. */
+  unavailable(): string | undefined;
+  version(): string;
+  apiKey?: string;
+}
+
+const appEnv = { HOST: '127.0.0.1' };
+
+export function targetDefs(): TargetDef[] {
+  const v = runtimeVersions();
+  const app = (runtime: 'node' | 'bun' | 'deno', args: string[]): TargetDef => ({
+    id: `relaykit-${runtime}`,
+    runtime,
+    kind: 'relaykit',
+    label: `relaykit ${runtime}`,
+    protocol: 'relaykit',
+    transports: ['ws', 'sse'],
+    command: (port) => ({ bin: BIN[runtime], args, cwd: join(ROOT, 'apps', runtime), env: { ...appEnv, PORT: String(port) } }),
+    unavailable: () => (existsSync(join(ROOT, 'apps', runtime, 'src/main.ts')) ? undefined : `apps/${runtime}/src/main.ts does not exist`),
+    version: () => v[runtime]!.version,
+  });
+  const bare = (runtime: 'node' | 'bun' | 'deno', args: string[], label: string): TargetDef => ({
+    id: `bare-${runtime}`,
+    runtime,
+    kind: 'bare',
+    label,
+    protocol: 'relaykit',
+    transports: ['ws', 'sse'],
+    command: (port) => ({ bin: BIN[runtime], args, cwd: LOAD_DIR, env: { ...appEnv, PORT: String(port) } }),
+    unavailable: () => undefined,
+    version: () => v[runtime]!.version,
+  });
+  return [
+    app('node', ['src/main.ts']),
+    bare('node', ['baselines/node.ts'], 'bare node:http + ws'),
+    app('bun', ['src/main.ts']),
+    bare('bun', ['baselines/bun.ts'], 'bare Bun.serve'),
+    app('deno', ['run', '--allow-net', '--allow-env', 'src/main.ts']),
+    bare('deno', ['run', '--no-config', '--allow-net', '--allow-env', 'baselines/deno.ts'], 'bare Deno.serve'),
+    {
+      id: 'peer-socketio',
+      runtime: 'node',
+      kind: 'peer',
+      label: 'Socket.IO 4.8 (Node)',
+      protocol: 'socket.io',
+      transports: ['ws'],
+      command: (port) => ({ bin: BIN.node, args: ['peers/socketio-server.ts'], cwd: LOAD_DIR, env: { ...appEnv, PORT: String(port) } }),
+      unavailable: () => undefined,
+      version: () => `socket.io 4.8.4 on ${v.node!.version}`,
+    },
+    {
+      id: 'peer-centrifugo',
+      runtime: 'go',
+      kind: 'peer',
+      label: `Centrifugo ${CENTRIFUGO_VERSION} (Go)`,
+      protocol: 'centrifugo',
+      transports: ['ws'],
+      apiKey: CENTRIFUGO_API_KEY,
+      command: (port) => ({ bin: CENTRIFUGO_BIN, args: ['--config', centrifugoConfig(port)], cwd: CACHE_DIR }),
+      unavailable: () => ensureCentrifugo(),
+      version: () => `centrifugo ${CENTRIFUGO_VERSION} (${version('/usr/local/go/bin/go', ['version']).replace(/^go version /, '')})`,
+    },
+  ];
+}
+
+function findGo(): string | undefined {
+  for (const candidate of [process.env.GO, '/usr/local/go/bin/go']) if (candidate && existsSync(candidate)) return candidate;
+  try {
+    return execFileSync('sh', ['-c', 'command -v go'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let centrifugoState: string | undefined | null = null;
+/** `go install`s Centrifugo into the cache dir once; undefined when it is ready, else why not. */
+export function ensureCentrifugo(): string | undefined {
+  if (centrifugoState !== null) return centrifugoState;
+  if (existsSync(CENTRIFUGO_BIN)) return (centrifugoState = undefined);
+  const go = findGo();
+  if (!go) return (centrifugoState = 'Go is not installed, so Centrifugo was not built and not run');
+  console.log(`  building Centrifugo ${CENTRIFUGO_VERSION} with go install into ${CACHE_DIR} (first run only)...`);
+  try {
+    execFileSync(go, ['install', `github.com/centrifugal/centrifugo/v6@${CENTRIFUGO_VERSION}`], {
+      env: { ...process.env, GOBIN: join(CACHE_DIR, 'centrifugo', 'bin') },
+      stdio: 'inherit',
+      timeout: 20 * 60_000,
+    });
+    return (centrifugoState = existsSync(CENTRIFUGO_BIN) ? undefined : 'go install finished without a centrifugo binary');
+  } catch (error) {
+    return (centrifugoState = `go install of Centrifugo failed: ${String(error).slice(0, 200)}`);
+  }
+}
+
+function centrifugoConfig(port: number): string {
+  const dir = join(CACHE_DIR, 'centrifugo');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `config-${port}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      http_server: { address: '127.0.0.1', port: String(port) },
+      log: { level: 'error' },
+      client: { insecure: true, allowed_origins: ['*'] },
+      http_api: { key: CENTRIFUGO_API_KEY },
+      channel: { without_namespace: { allow_subscribe_for_client: true } },
+      admin: { enabled: false },
+      prometheus: { enabled: false },
+      health: { enabled: true },
+    }),
+  );
+  return file;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export interface RunningServer {
+  pid: number;
+  base: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a target and waits (up to 30 s) until it listens; the port is checked with /healthz-free TCP connect. */
+export async function startServer(def: TargetDef): Promise<RunningServer> {
+  const port = await freePort();
+  const { bin, args, cwd, env } = def.command(port);
+  const child: ChildProcess = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${def.id} exited with ${child.exitCode} before listening:\n${out.slice(-2000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${def.id} did not listen on ${base} within 30 s:\n${out.slice(-2000)}`);
+    }
+    if (await canConnect(port)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    pid: child.pid!,
+    base,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((resolveStop) => {
+        if (child.exitCode !== null) return resolveStop();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 4000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolveStop();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((res) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+}
