@@ -66,7 +66,11 @@ export class WsSession<P extends WsPeer = WsPeer> {
     return result;
   }
 
-  private dropSlowConsumer(): void {
+  /**
+   * Closes the connection with 4008 as a slow consumer. Called by `deliver`, and by a runtime's
+   * native fan-out (Bun's server.publish) that finds the send buffer over MAX_BUFFERED_BYTES.
+   */
+  dropSlowConsumer(): void {
     if (this.closed) return;
     this.relay.metrics.slowConsumerCloses++;
     this.peer.close(CloseCode.slowConsumer, 'slow consumer: send buffer over MAX_BUFFERED_BYTES');
