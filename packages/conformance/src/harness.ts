@@ -207,9 +207,12 @@ export class WsClient {
     await this.next('pong', (f) => f.ref === ref, 'pong');
   }
 
-  close(): Promise<Closed> {
+  /** Closes the connection, then checks that every frame received validated against ServerFrame. */
+  async close(): Promise<Closed> {
     if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
-    return this.closed;
+    const closed = await this.closed;
+    this.expectAllValid();
+    return closed;
   }
 
   expectAllValid(): void {

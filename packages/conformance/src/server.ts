@@ -30,7 +30,8 @@ export interface SpawnedServer {
   stop(): Promise<ExitStatus>;
 }
 
-const SHELL_OPERATORS = /[;&|<>()`$]/;
+/** Operators that make a command compound (a `$(...)` substitution inside a simple command is fine). */
+const SHELL_OPERATORS = /[;&|<>()`\n]/;
 
 /**
  * Starts `cmd` with PORT=0 and `env`, in its own process group. A simple command is exec'd by the
@@ -41,7 +42,7 @@ export function startProcess(cmd: string, cwd: string, env: Record<string, strin
   output: () => string;
   exited: Promise<ExitStatus>;
 } {
-  const script = SHELL_OPERATORS.test(cmd) ? cmd : `exec ${cmd}`;
+  const script = SHELL_OPERATORS.test(cmd.replace(/\$\([^()]*\)/g, '')) ? cmd : `exec ${cmd}`;
   const child = spawn('/bin/sh', ['-c', script], {
     cwd,
     env: { ...process.env, PORT: '0', ...env },

@@ -240,4 +240,28 @@ describe('resume and reset', () => {
     await ws.close();
     await second.stop();
   }, 60_000);
+  it('RES-012 MUST hand over from replay to live with no gap or duplicate while events are being published', async () => {
+    const topic = uniqueTopic('handover');
+    const first = (await publish(topic, 'start', 0)).body.id;
+    const publisher = await WsClient.connect();
+    const { historySize } = await serverLimits();
+    // Stay within the history so that no joiner is owed a reset.
+    const total = Math.min(150, historySize - 2);
+    for (let i = 1; i <= total; i++) publisher.send({ type: 'publish', topic, event: { type: 'n', data: i }, ref: i });
+    // Join at several moments of the flood, over both transports.
+    const joiners: Array<WsClient | SseStream> = [];
+    for (let k = 0; k < 4; k++) {
+      const ws = await WsClient.connect();
+      ws.send({ type: 'subscribe', topics: [topic], lastEventId: first });
+      joiners.push(ws, await SseStream.open([topic], { lastEventId: first }));
+    }
+    await publisher.frames.until((f) => f.filter((x) => x.type === 'ack').length >= total, 'all acks', 30_000);
+    const ids = publisher.all('ack').map((a) => a.id);
+    for (const j of joiners) {
+      const events = j instanceof WsClient ? await j.waitEvents(total) : await j.waitEnvelopes(total);
+      expect(events.map((e) => e.id)).toEqual(ids);
+    }
+    await Promise.all(joiners.map((j) => j.close()));
+    await publisher.close();
+  }, 60_000);
 });
