@@ -45,7 +45,8 @@ export class BunFanout implements Fanout<TopicHolder> {
       this.wsTopics.set(topic, entry);
     }
     entry.sessions.add(subscriber);
-    subscriber.peer.ws.subscribe(topic);
+    // A socket that is closing gets its close handler next, which leaves every topic.
+    if (subscriber.peer.ws.readyState === 1) subscriber.peer.ws.subscribe(topic);
   }
 
   leave(topic: string, subscriber: TopicHolder): void {

@@ -21,7 +21,9 @@ const server = Bun.serve<WsData>({
         return await upgradeWs(relay, req, server, url);
       }
       if (url.pathname === '/v1/events' && req.method === 'GET') return await serveSse(relay, req, server, url);
-      if (url.pathname.startsWith('/v1/topics/') && req.method === 'GET') server.timeout(req, POLL_IDLE_TIMEOUT_S);
+      if (url.pathname.startsWith('/v1/topics/') && (req.method === 'GET' || req.method === 'HEAD')) {
+        server.timeout(req, POLL_IDLE_TIMEOUT_S);
+      }
       return await relay.handle(req);
     } catch (error) {
       console.error('relaykit: request failed', error);

@@ -68,5 +68,9 @@ export function wsHandler(relay: Relay): WebSocketHandler<WsData> {
     close(ws) {
       ws.data.session?.onClose();
     },
+    error(error, ws) {
+      console.error('relaykit: WebSocket handler failed', error);
+      ws.close(1011, 'internal error');
+    },
   };
 }
