@@ -38,7 +38,8 @@ export function needsCmd(ctx: TestContext): void {
 const spawned = new Set<SpawnedServer>();
 /** A private server for one case, started from the --cmd command with PORT=0 and `env`. */
 export async function ownServer(env: Record<string, string> = {}): Promise<SpawnedServer> {
-  const server = await spawnServer(inject('cmd'), inject('cwd'), env);
+  // A short grace keeps the suite quick when a case stops its server with idle keep-alive sockets.
+  const server = await spawnServer(inject('cmd'), inject('cwd'), { SHUTDOWN_GRACE_MS: '1500', ...env });
   spawned.add(server);
   void server.exited.then(() => spawned.delete(server));
   return server;
