@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Servers and a browser per file: one file at a time keeps a 2-core machine responsive.
+    fileParallelism: false,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
