@@ -1,6 +1,6 @@
 import { HealthResponse, PublishResponse } from '@relaykit/contracts';
 import { describe, expect, it } from 'vitest';
-import { WsClient, baseUrl, poll, publish, topicUrl, uniqueTopic } from '../harness.ts';
+import { WsClient, baseUrl, expectHttpError, poll, publish, topicUrl, uniqueTopic } from '../harness.ts';
 
 describe('http', () => {
   it('HTTP-001 MUST answer GET /healthz with 200 and a HealthResponse', async () => {
@@ -52,8 +52,7 @@ describe('http', () => {
     expect(first.status).toBe(201);
     expect(first.body.duplicate).toBe(false);
     const again = await publish(topic, 'order', { n: 1 }, 'key-1');
-    expect(again.status).toBeGreaterThanOrEqual(200);
-    expect(again.status).toBeLessThan(300);
+    expect(again.status, 'a duplicate is answered 200, not 201').toBe(200);
     expect(again.body).toEqual({ id: first.body.id, duplicate: true });
     // Also through a WebSocket publish with the same key.
     const ack = await ws.publish(topic, 'order', { n: 1 }, 'key-1');
@@ -76,6 +75,10 @@ describe('http', () => {
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe('*');
     expect(response.headers.get('access-control-allow-methods') ?? '').toMatch(/POST/);
+  });
+
+  it('HTTP-007 MUST answer a plain HTTP request to /v1/ws (no upgrade) with 400 bad_request JSON', async () => {
+    await expectHttpError(fetch(`${baseUrl()}/v1/ws`), 400, 'bad_request');
   });
 
   it('HTTP-006 MUST serve /metrics as Prometheus text', async () => {

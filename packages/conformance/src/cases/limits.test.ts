@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import { ErrorBody } from '@relaykit/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Bystander,
@@ -11,6 +13,7 @@ import {
   stopOwnServers,
   topicUrl,
   uniqueTopic,
+  WAIT_MS,
 } from '../harness.ts';
 
 afterAll(stopOwnServers);
@@ -19,6 +22,33 @@ afterAll(stopOwnServers);
 function frameOfSize(bytes: number, topic: string, ref: string): string {
   const base = JSON.stringify({ type: 'publish', topic, event: { type: 'pad', data: '' }, ref });
   return base.replace('"data":""', `"data":"${'x'.repeat(bytes - base.length)}"`);
+}
+
+/** One raw HTTP/1.1 exchange over node:net, read until the server closes or the body is complete. */
+async function rawRequest(base: string, request: string): Promise<{ head: string; body: string }> {
+  const { hostname, port } = new URL(base);
+  const socket = connect(Number(port), hostname);
+  socket.write(request);
+  let data = '';
+  socket.setEncoding('utf8');
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      const at = data.indexOf('\r\n\r\n');
+      if (at < 0) return;
+      const length = /content-length: *(\d+)/i.exec(data.slice(0, at));
+      if (length && Buffer.byteLength(data.slice(at + 4)) >= Number(length[1])) resolve();
+    };
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+      check();
+    });
+    socket.on('close', () => resolve());
+    socket.on('error', () => resolve());
+    setTimeout(resolve, WAIT_MS);
+  });
+  socket.destroy();
+  const at = data.indexOf('\r\n\r\n');
+  return { head: data.slice(0, at), body: data.slice(at + 4) };
 }
 
 describe('limits', () => {
@@ -89,6 +119,58 @@ describe('limits', () => {
     await server.stop();
   }, 90_000);
 
+  it('LIM-008 MUST end an SSE stream whose unsent data outgrows MAX_BUFFERED_BYTES (raw socket that stops reading)', async (ctx) => {
+    needsCmd(ctx);
+    const server = await ownServer({ MAX_BUFFERED_BYTES: '65536', MAX_MESSAGE_BYTES: '65536' });
+    const topic = uniqueTopic('slowsse');
+    const { hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    socket.write(`GET /v1/events?topic=${topic} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
+    let head = '';
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        if (head.includes('relaykit stream open') || head.includes(': ')) {
+          socket.off('data', onData);
+          resolve();
+        }
+      };
+      socket.on('data', onData);
+    });
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head).not.toMatch(/^content-length:/im);
+    socket.pause();
+    // The response ends: the last chunk of a chunked body, or the connection closing.
+    const ended = new Promise<void>((resolve) => {
+      let tail = '';
+      socket.on('data', (chunk: Buffer) => {
+        tail = (tail + chunk.toString('latin1')).slice(-16);
+        if (tail.endsWith('\r\n0\r\n\r\n')) resolve();
+      });
+      socket.on('end', resolve);
+      socket.on('close', () => resolve());
+    });
+    const bystander = await WsClient.connect(server.url);
+    await bystander.subscribe([topic]);
+    const publisher = await WsClient.connect(server.url);
+    const payload = 'y'.repeat(60_000);
+    let closes = 0;
+    let sent = 0;
+    for (let round = 0; round < 200 && closes === 0; round++) {
+      for (let i = 0; i < 10; i++) publisher.send({ type: 'publish', topic, event: { type: 'big', data: payload }, ref: ++sent });
+      await publisher.frames.until((f) => f.filter((x) => x.type === 'ack').length >= sent, 'acks', 30_000);
+      await bystander.waitEvents(sent);
+      closes = (await metrics(server.url)).get('relaykit_slow_consumer_closes_total') ?? 0;
+    }
+    expect(closes, 'the server ended the slow SSE stream').toBe(1);
+    socket.resume();
+    await ended;
+    const m = await metrics(server.url);
+    expect(m.get('relaykit_connections{transport="sse"}')).toBe(0);
+    await Promise.all([bystander.close(), publisher.close()]);
+    await server.stop();
+  }, 90_000);
+
   it('LIM-005 MUST refuse connections over MAX_CONNECTIONS with 503 too_many_connections', async (ctx) => {
     needsCmd(ctx);
     const server = await ownServer({ MAX_CONNECTIONS: '2' });
@@ -96,6 +178,10 @@ describe('limits', () => {
     const b = await WsClient.connect(server.url);
     await expectHttpError(fetch(`${server.url}/v1/events?topic=x`), 503, 'too_many_connections');
     await expect(WsClient.connect(server.url)).rejects.toThrow(/503/);
+    // The refused upgrade carries the same JSON error body as every other endpoint.
+    const refused = await rawRequest(server.url, `GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    expect(refused.head).toMatch(/^HTTP\/1\.1 503/);
+    expect(ErrorBody.parse(JSON.parse(refused.body)).error.code).toBe('too_many_connections');
     await a.close();
     // Freed: a new connection is admitted again.
     const c = await WsClient.connect(server.url);

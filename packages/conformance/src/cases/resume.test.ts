@@ -240,6 +240,33 @@ describe('resume and reset', () => {
     await ws.close();
     await second.stop();
   }, 60_000);
+  it('RES-013 MUST treat an empty Last-Event-ID or lastEventId as no resume: no reset, only live events', async () => {
+    const topic = uniqueTopic('empty');
+    await publish(topic, 'before', 0);
+    const viaHeader = await SseStream.open([topic], { lastEventId: '' });
+    const viaQuery = await SseStream.open([topic], { query: { lastEventId: '' } });
+    const live = await publish(topic, 'live', 1);
+    for (const stream of [viaHeader, viaQuery]) {
+      await stream.waitEnvelopes(1);
+      expect(stream.events().map((e) => e.id)).toEqual([live.body.id]);
+      await stream.close();
+    }
+    const answer = await poll(topic, { after: '', wait: 0 });
+    expect(answer.reset).toBeUndefined();
+    expect(answer.events).toEqual([]);
+  });
+
+  it('RES-014 MUST resume from welcome.position: a client with no id loses nothing published after it connected', async () => {
+    const topic = uniqueTopic('fromwelcome');
+    const ws = await WsClient.connect();
+    const sent = [(await publish(topic, 'a', 1)).body.id, (await publish(topic, 'b', 2)).body.id];
+    await ws.subscribe([topic], { lastEventId: ws.welcome.position });
+    const got = await ws.waitEvents(2);
+    expect(got.map((e) => e.id)).toEqual(sent);
+    expect(ws.all('reset')).toEqual([]);
+    await ws.close();
+  });
+
   it('RES-012 MUST hand over from replay to live with no gap or duplicate while events are being published', async () => {
     const topic = uniqueTopic('handover');
     const first = (await publish(topic, 'start', 0)).body.id;
