@@ -43,6 +43,11 @@ export class ResumeState {
     this.cursors.set(topic, cursor);
   }
 
+  /** A position the server announced (WebSocket welcome): the resume point until an event arrives. */
+  baseline(position: string): void {
+    this.lastId ??= position;
+  }
+
   /** A topic subscribed from now: long polling starts it at the server's position, not at lastId. */
   addTopic(topic: string): void {
     if (!this.cursors.has(topic)) this.cursors.set(topic, '');

@@ -48,6 +48,8 @@ export function openWs(ctx: TransportContext): Transport {
     switch (frame.type) {
       case 'welcome': {
         welcomed = true;
+        // Nothing received yet: the welcome's position is where a reconnect should resume from.
+        ctx.resume.baseline(frame.position);
         ctx.hooks.heartbeat(frame.heartbeatMs);
         pinger = setInterval(() => send({ type: 'ping' }), frame.heartbeatMs);
         if (ctx.topics.length > 0) {

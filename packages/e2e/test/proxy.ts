@@ -57,10 +57,15 @@ export class TestProxy {
       client.destroy();
       upstream.destroy();
     };
+    // A frozen path is a black hole: the server giving up on it is not seen by the client.
+    const upstreamClosed = () => {
+      if (this.frozen) upstream.destroy();
+      else close();
+    };
     client.on('close', close);
-    upstream.on('close', close);
     client.on('error', close);
-    upstream.on('error', close);
+    upstream.on('close', upstreamClosed);
+    upstream.on('error', upstreamClosed);
   }
 
   /** Drops every open connection, as a network failure would. */
