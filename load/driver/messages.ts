@@ -1,5 +1,5 @@
 export type ToWorker =
-  | { cmd: 'run'; id: number; scenario: string; params: unknown }
+  | { cmd: 'run'; id: number; scenario: string; params: unknown; localAddress?: string }
   | { cmd: 'stop'; id: number }
   | { cmd: 'snapshot'; seq: number; reset: boolean; trends: boolean }
   | { cmd: 'exit' };

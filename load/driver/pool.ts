@@ -33,6 +33,8 @@ export class WorkerPool {
   private nextId = 1;
   private seq = 0;
   private listeners = new Set<(w: number, msg: FromWorker) => void>();
+  /** Source addresses rotate per run (127.0.<block>.<2+worker>) so TIME_WAIT ports of one suite never crowd the next. */
+  private block = 0;
 
   static async start(count: number, maxLifetimeMs: number): Promise<WorkerPool> {
     const pool = new WorkerPool();
@@ -110,7 +112,8 @@ export class WorkerPool {
         }
       }
     });
-    for (const [i, p] of params) this.send(i, { cmd: 'run', id, scenario, params: p });
+    const block = 1 + (this.block++ % 200);
+    for (const [i, p] of params) this.send(i, { cmd: 'run', id, scenario, params: p, localAddress: `127.0.${block}.${2 + i}` });
     return {
       ready: (label) =>
         new Promise<void>((resolve) => {

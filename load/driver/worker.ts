@@ -37,7 +37,7 @@ process.on('message', (msg: ToWorker) => {
       const stopped = new Promise<void>((resolve) => stops.set(msg.id, resolve));
       const env = createNodeEnv({
         metrics,
-        ...(localAddress ? { localAddress } : {}),
+        ...((msg.localAddress ?? localAddress) ? { localAddress: msg.localAddress ?? localAddress } : {}),
         onReady: (label) => send({ ev: 'ready', id: msg.id, label }),
         stopped,
       });

@@ -31,9 +31,18 @@ const { values: args } = parseArgs({
     targets: { type: 'string' },
     docs: { type: 'boolean', default: false },
     out: { type: 'string' },
+    repeats: { type: 'string' },
+    'no-gate': { type: 'boolean', default: false },
+    suites: { type: 'string', default: 'scale,throughput,churn' },
+    transports: { type: 'string', default: 'ws,sse' },
   },
 });
-const profile: Profile = PROFILES[args.profile as 'quick' | 'full'] ?? PROFILES.quick;
+if (args.profile !== 'quick' && args.profile !== 'full') throw new Error(`--profile must be quick or full, not ${args.profile}`);
+const profile: Profile = { ...PROFILES[args.profile] };
+if (args.repeats) profile.repeats = Number(args.repeats);
+if (args['no-gate']) profile.loadGateMs = 0;
+const suites = new Set(args.suites.split(','));
+const transportsWanted = new Set(args.transports.split(','));
 const onlyRuntimes = args.only?.split(',');
 const onlyTargets = args.targets?.split(',');
 const t0 = Date.now();
@@ -234,6 +243,41 @@ async function withServer<T>(def: TargetDef, pool: WorkerPool, fn: (ctx: Ctx) =>
 
 // ---- suites ------------------------------------------------------------------------------------
 
+async function latencyPhase(ctx: Ctx, transport: Transport, repeat: number, subscribers: number, events: number): Promise<void> {
+  const def = ctx.def;
+  const pid = ctx.server.pid;
+      const lat0 = { started: Date.now(), cpu0: safeCpu(pid), driverCpuUs0: ctx.driverCpuUs, load: loadavg1() };
+      log(`  latency: ${events} events at ${profile.latencyRate}/s to ${subscribers} subscribers`);
+      const pub = await publishAndDrain(ctx, subscribers, profile.latencyRate, events);
+      const s = await snap(ctx, true, true);
+      const lat = sortNumbers(s.trends[M.deliverMs] ?? []);
+      const delivered = s.counters[M.delivered] ?? 0;
+      const m = measurement(ctx, {
+        target: def.id,
+        scenario: 'latency',
+        transport,
+        repeat,
+        loadavg1: lat0.load,
+        params: { subscribers: subscribers, rate: profile.latencyRate, events: events },
+        figures: {
+          subscribers: subscribers,
+          events: pub.published,
+          delivered,
+          expected: pub.published * subscribers,
+          p50Ms: round(percentile(lat, 50)),
+          p90Ms: round(percentile(lat, 90)),
+          p99Ms: round(percentile(lat, 99)),
+          p999Ms: round(percentile(lat, 99.9)),
+          maxMs: round(lat[lat.length - 1] ?? Number.NaN),
+          publishP50Ms: round(percentile(sortNumbers(pub.pubMs), 50)),
+        },
+        errors: { ...errorsOf(s.counters), [M.publishErrors]: pub.publishErrors, undelivered: Math.max(0, pub.published * subscribers - delivered) },
+        ...lat0,
+      });
+      run.measurements.push(m);
+      log(`  latency p50 ${m.figures.p50Ms} ms, p99 ${m.figures.p99Ms} ms, max ${m.figures.maxMs} ms; delivered ${delivered}/${m.figures.expected}`);
+}
+
 /** Connections (memory per connection, hold at max), fan-out latency at 1 event/s, CPU per delivered event. */
 async function scaleSuite(def: TargetDef, pool: WorkerPool, transport: Transport, repeat: number, loadavg: number): Promise<void> {
   const first = repeat === 1;
@@ -272,38 +316,7 @@ async function scaleSuite(def: TargetDef, pool: WorkerPool, transport: Transport
     };
     log(`  ${connected1}/${n1} connected in ${round(rampS, 1)} s; ${connFigures.kbPerConn} KB/connection`);
 
-    if (first) {
-      const lat0 = { started: Date.now(), cpu0: safeCpu(pid), driverCpuUs0: ctx.driverCpuUs, load: loadavg1() };
-      log(`  latency: ${profile.latencyEvents} events at ${profile.latencyRate}/s to ${connected1} subscribers`);
-      const pub = await publishAndDrain(ctx, connected1, profile.latencyRate, profile.latencyEvents);
-      const s = await snap(ctx, true, true);
-      const lat = sortNumbers(s.trends[M.deliverMs] ?? []);
-      const delivered = s.counters[M.delivered] ?? 0;
-      const m = measurement(ctx, {
-        target: def.id,
-        scenario: 'latency',
-        transport,
-        repeat,
-        loadavg1: lat0.load,
-        params: { subscribers: connected1, rate: profile.latencyRate, events: profile.latencyEvents },
-        figures: {
-          subscribers: connected1,
-          events: pub.published,
-          delivered,
-          expected: pub.published * connected1,
-          p50Ms: round(percentile(lat, 50)),
-          p90Ms: round(percentile(lat, 90)),
-          p99Ms: round(percentile(lat, 99)),
-          p999Ms: round(percentile(lat, 99.9)),
-          maxMs: round(lat[lat.length - 1] ?? Number.NaN),
-          publishP50Ms: round(percentile(sortNumbers(pub.pubMs), 50)),
-        },
-        errors: { ...errorsOf(s.counters), [M.publishErrors]: pub.publishErrors, undelivered: Math.max(0, pub.published * connected1 - delivered) },
-        ...lat0,
-      });
-      run.measurements.push(m);
-      log(`  latency p50 ${m.figures.p50Ms} ms, p99 ${m.figures.p99Ms} ms, max ${m.figures.maxMs} ms; delivered ${delivered}/${m.figures.expected}`);
-    }
+    if (first) await latencyPhase(ctx, transport, repeat, connected1, profile.latencyEvents);
 
     {
       const c0 = { started: Date.now(), cpu0: safeCpu(pid), driverCpuUs0: ctx.driverCpuUs, load: loadavg1() };
@@ -350,6 +363,7 @@ async function scaleSuite(def: TargetDef, pool: WorkerPool, transport: Transport
       connFigures.kbPerConnAtMax = round((rss2 - rssIdle) / Math.max(1, connFigures.maxConnected), 2);
       connFigures.heldS = profile.holdS;
       log(`  ${connFigures.maxConnected}/${profile.maxConnections} held ${profile.holdS} s; ${connFigures.kbPerConnAtMax} KB/connection`);
+      await latencyPhase(ctx, transport, repeat, connFigures.maxConnected, Math.max(3, Math.round(profile.latencyEvents / 3)));
     }
     for (const r of runs) r.stop();
     await Promise.race([Promise.allSettled(runs.map((r) => r.done)), sleep(30_000)]);
@@ -474,17 +488,21 @@ async function main(): Promise<number> {
       if (!group.length) continue;
       for (let rep = 1; rep <= profile.repeats; rep++) {
         const load = await gate(`${rt} #${rep}`);
-        for (const transport of ['ws', 'sse'] as const) for (const def of group) await scaleSuite(def, pool, transport, rep, load);
+        for (const transport of ['ws', 'sse'] as const)
+          for (const def of group) if (suites.has('scale') && transportsWanted.has(transport)) await scaleSuite(def, pool, transport, rep, load);
       }
     }
     const peers = available.filter((d) => d.kind === 'peer');
-    for (let rep = 1; rep <= profile.repeats && peers.length; rep++) {
+    for (let rep = 1; rep <= profile.repeats && peers.length && suites.has('scale') && transportsWanted.has('ws'); rep++) {
       const load = await gate(`peers #${rep}`);
       for (const def of peers) await scaleSuite(def, pool, 'ws', rep, load);
     }
-    const load = await gate('throughput and churn');
-    for (const def of available) if (def.protocol === 'relaykit') await throughputSuite(def, pool, load);
-    for (const def of available) for (const transport of def.transports) await churnSuite(def, pool, transport, load);
+    if (suites.has('throughput') || suites.has('churn')) {
+      const load = await gate('throughput and churn');
+      if (suites.has('throughput')) for (const def of available) if (def.protocol === 'relaykit') await throughputSuite(def, pool, load);
+      if (suites.has('churn'))
+        for (const def of available) for (const transport of def.transports) if (transportsWanted.has(transport)) await churnSuite(def, pool, transport, load);
+    }
   } finally {
     await pool.close();
   }
@@ -494,7 +512,9 @@ async function main(): Promise<number> {
   save();
   log(`results: ${outFile}`);
   const reportDir = args.docs ? join(ROOT, 'docs') : join(outDir, `report-${profile.name}`);
-  const reportFile = renderReport(run, reportDir, args.docs ? 'load-report.md' : 'load-report.md');
+  mkdirSync(reportDir, { recursive: true });
+  if (args.docs) writeFileSync(join(reportDir, 'load-report.json'), JSON.stringify(run, null, 1));
+  const reportFile = renderReport(run, reportDir, 'load-report.md');
   log(`report: ${reportFile}`);
   let failed = run.errors.length;
   let passed = 0;
