@@ -23,9 +23,12 @@ export interface JoinOutcome {
   backlog: EncodedEvent[];
 }
 
-interface PendingJoin {
-  topics: ReadonlySet<string>;
+interface PendingJoin<S> {
+  subscriber: S;
+  topics: Set<string>;
   buffer: EncodedEvent[];
+  /** join() has answered; live events still buffer here until goLive() (the caller's next microtask may come late). */
+  answered: boolean;
 }
 
 interface Watch {
@@ -41,7 +44,8 @@ interface Watch {
  */
 export class Hub<S extends TopicHolder = TopicHolder> {
   private readonly watches = new Map<string, Watch>();
-  private readonly pending = new Set<PendingJoin>();
+  private readonly pending = new Set<PendingJoin<S>>();
+  private readonly answered = new WeakMap<JoinOutcome, PendingJoin<S>>();
 
   constructor(
     readonly broker: Broker,
@@ -65,12 +69,16 @@ export class Hub<S extends TopicHolder = TopicHolder> {
 
   /**
    * Prepares `subscriber` to receive `topics` (which it must not hold yet). The caller sends what the
-   * outcome says, synchronously, then calls `goLive`. Returns undefined if the subscriber closed meanwhile.
-   * Leaving a topic while its join is pending is done with `leave`, as for a live one. If the broker
-   * fails, the topics are released and the error is thrown.
+   * outcome says, synchronously, then calls `goLive` with the outcome. Returns undefined if the subscriber
+   * closed meanwhile. Leaving a topic while its join is pending is done with `leave`, as for a live one.
+   * If the broker fails, the topics are released and the error is thrown.
+   *
+   * Events routed after the answer but before `goLive` (other connections' microtasks can run in
+   * between: on Deno several sockets' messages are dispatched in one microtask checkpoint) stay
+   * buffered and are delivered by `goLive`, so the handover has no gap whatever runs in between.
    */
   async join(subscriber: S, topics: readonly string[], lastEventId?: string): Promise<JoinOutcome | undefined> {
-    const join: PendingJoin = { topics: new Set(topics), buffer: [] };
+    const join: PendingJoin<S> = { subscriber, topics: new Set(topics), buffer: [], answered: false };
     this.pending.add(join);
     let position: string;
     let replayed: Envelope[] = [];
@@ -88,9 +96,11 @@ export class Hub<S extends TopicHolder = TopicHolder> {
       for (const topic of topics) this.release(topic);
       throw error;
     }
-    this.pending.delete(join);
     // A subscriber that closed meanwhile already released its topics through leave().
-    if (subscriber.closed) return undefined;
+    if (subscriber.closed) {
+      this.pending.delete(join);
+      return undefined;
+    }
     const backlog = replayed.map(encodeEvent);
     let newest = replayed.length > 0 ? replayed[replayed.length - 1]!.id : undefined;
     for (const event of join.buffer) {
@@ -98,17 +108,45 @@ export class Hub<S extends TopicHolder = TopicHolder> {
       backlog.push(event);
       newest = event.envelope.id;
     }
-    return { position, resetTopics, backlog };
+    // Keep buffering (newer events only from here) until goLive() or leave() ends the handover.
+    join.buffer = [];
+    join.answered = true;
+    const outcome: JoinOutcome = { position, resetTopics, backlog };
+    this.answered.set(outcome, join);
+    return outcome;
   }
 
-  /** Completes a join: from here on the fan-out delivers live events. */
-  goLive(subscriber: S, topics: readonly string[]): void {
+  /**
+   * Completes a join: delivers what was routed since the join answered, then the fan-out delivers
+   * live events. Pass the join's outcome; without it, the subscriber's oldest answered join is taken.
+   */
+  goLive(subscriber: S, topics: readonly string[], outcome?: JoinOutcome): void {
+    const join = outcome ? this.answered.get(outcome) : this.answeredJoinOf(subscriber);
+    if (join && this.pending.delete(join)) {
+      for (const event of join.buffer) {
+        if (!topics.includes(event.envelope.topic)) continue;
+        subscriber.deliver(event);
+        this.metrics.delivered++;
+      }
+    }
     for (const topic of topics) this.fanout.join(topic, subscriber);
   }
 
   leave(subscriber: S, topic: string): void {
+    if (this.pending.size > 0) {
+      for (const join of this.pending) {
+        if (!join.answered || join.subscriber !== subscriber) continue;
+        join.topics.delete(topic);
+        if (join.topics.size === 0) this.pending.delete(join);
+      }
+    }
     this.fanout.leave(topic, subscriber);
     this.release(topic);
+  }
+
+  private answeredJoinOf(subscriber: S): PendingJoin<S> | undefined {
+    for (const join of this.pending) if (join.answered && join.subscriber === subscriber) return join;
+    return undefined;
   }
 
   private retain(topic: string): Promise<void> {

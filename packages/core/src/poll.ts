@@ -29,7 +29,10 @@ export class PollWaiter {
     for (const event of outcome.backlog) this.events.push(event.envelope);
     const reset = outcome.resetTopics.length > 0;
     if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted) {
-      hub.goLive(this, [this.topic]);
+      hub.goLive(this, [this.topic], outcome);
+    }
+    // goLive() may already have delivered events routed while the join was answering.
+    if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
         signal.addEventListener('abort', done, { once: true });

@@ -43,7 +43,7 @@ export class SseSession {
       sink.write(utf8.encode(reset));
     }
     for (const event of outcome.backlog) this.deliver(event);
-    if (!this.closed) this.relay.hub.goLive(this, this.topics);
+    if (!this.closed) this.relay.hub.goLive(this, this.topics, outcome);
   }
 
   deliver(event: EncodedEvent): SendResult {

@@ -176,7 +176,7 @@ export class WsSession<P extends WsPeer = WsPeer> {
       this.send({ type: 'reset', code: 'history_unavailable', topics: resetTopics, position: outcome.position });
     }
     for (const event of outcome.backlog) if (this.topics.has(event.envelope.topic)) this.deliver(event);
-    this.relay.hub.goLive(this, wanted);
+    this.relay.hub.goLive(this, wanted, outcome);
   }
 
   private unsubscribe(frame: UnsubscribeFrame): void {

@@ -76,6 +76,35 @@ describe('Hub join: history to live with no gap and no duplicate', () => {
     );
   });
 
+  it('delivers events routed after the join answered but before goLive (another microtask ran first)', async () => {
+    const broker = new MemoryBroker({ historySize: 10, epoch: 'e1' });
+    const metrics = new Metrics(() => 0);
+    const hub = new Hub(broker, new SetFanout<Recorder>(), metrics);
+    await broker.publish('a', input);
+    const sub = new Recorder();
+    const joining = hub.join(sub, ['a'], 'e1-0');
+    // Registered first, so it runs between the answer and the caller's continuation.
+    const racing = joining.then(() => broker.publish('a', input));
+    const outcome = await joining;
+    for (const event of outcome!.backlog) sub.deliver(event);
+    hub.goLive(sub, ['a'], outcome);
+    await racing;
+    await broker.publish('a', input);
+    expect(sub.seen).toEqual(['e1-1', 'e1-2', 'e1-3']);
+    expect(metrics.delivered).toBe(2);
+  });
+
+  it('ends an answered join on leave, so a subscriber that never goes live buffers nothing', async () => {
+    const broker = new MemoryBroker({ historySize: 10, epoch: 'e1' });
+    const hub = new Hub(broker, new SetFanout<Recorder>(), new Metrics(() => 0));
+    const sub = new Recorder();
+    await hub.join(sub, ['a', 'b']);
+    hub.leave(sub, 'a');
+    hub.leave(sub, 'b');
+    expect((hub as unknown as { pending: Set<unknown> }).pending.size).toBe(0);
+    expect(hub.topicCount).toBe(0);
+  });
+
   it('counts deliveries and releases topics when the last holder leaves', async () => {
     const broker = new MemoryBroker({ historySize: 10, epoch: 'e1' });
     const metrics = new Metrics(() => 0);
