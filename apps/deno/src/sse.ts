@@ -1,5 +1,6 @@
 import { SSE_HEADERS } from '@relaykit/contracts';
 import { CORS_HEADERS, type Relay, type SseSession, type SseSink } from '@relaykit/core';
+import { type TurnCounted, backlog, countSent } from './turn.ts';
 import { handshakeOf } from './web.ts';
 
 const HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, ...CORS_HEADERS };
@@ -22,7 +23,8 @@ const STRATEGY: QueuingStrategy<Uint8Array> = { highWaterMark: 0, size: (chunk) 
  * cannot be one. The shape of the JS stream (this class, closures, type "bytes", highWaterMark 0 or 1,
  * a request.signal listener) moved the figure by less than the run-to-run noise (~2 KB).
  */
-class StreamSink implements UnderlyingDefaultSource<Uint8Array>, SseSink {
+class StreamSink implements UnderlyingDefaultSource<Uint8Array>, SseSink, TurnCounted {
+  sentThisTurn = 0;
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   private open = true;
 
@@ -47,7 +49,8 @@ class StreamSink implements UnderlyingDefaultSource<Uint8Array>, SseSink {
       this.open = false;
       return 0;
     }
-    return (this.controller.desiredSize ?? 0) < 0 ? -1 : chunk.byteLength;
+    countSent(this, chunk.byteLength);
+    return this.bufferedAmount > 0 ? -1 : chunk.byteLength;
   }
 
   end(): void {
@@ -60,8 +63,9 @@ class StreamSink implements UnderlyingDefaultSource<Uint8Array>, SseSink {
     }
   }
 
+  /** Bytes queued in JS from earlier turns: Deno's own 64 KiB body channel is full behind them. */
   get bufferedAmount(): number {
-    return Math.max(0, -(this.controller?.desiredSize ?? 0));
+    return backlog(this, -(this.controller?.desiredSize ?? 0));
   }
 }
 

@@ -1,16 +1,24 @@
 import type { Relay, WsPeer } from '@relaykit/core';
+import { type TurnCounted, backlog, countSent } from './turn.ts';
 import { handshakeOf } from './web.ts';
 
-/** Deno's standard WebSocket as a relaykit peer; send results follow Bun's convention (-1 = backpressure). */
-class DenoPeer implements WsPeer {
+/**
+ * Deno's standard WebSocket as a relaykit peer; send results follow Bun's convention (-1 = backpressure).
+ * `bufferedAmount` is the backlog left from earlier turns (see turn.ts), not this turn's frames.
+ */
+class DenoPeer implements WsPeer, TurnCounted {
   readonly socket: WebSocket;
+  sentThisTurn = 0;
   constructor(socket: WebSocket) {
     this.socket = socket;
   }
   send(text: string): number {
     if (this.socket.readyState !== WebSocket.OPEN) return 0;
+    const before = this.socket.bufferedAmount;
     this.socket.send(text);
-    return this.socket.bufferedAmount > 0 ? -1 : text.length;
+    const after = this.socket.bufferedAmount;
+    countSent(this, after - before);
+    return backlog(this, after) > 0 ? -1 : after - before;
   }
   close(code: number, reason: string): void {
     if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(code, reason);
@@ -21,7 +29,7 @@ class DenoPeer implements WsPeer {
   }
   // No ping(): on Deno liveness is upgradeWebSocket's own idleTimeout (see idleTimeoutSeconds).
   get bufferedAmount(): number {
-    return this.socket.bufferedAmount;
+    return backlog(this, this.socket.bufferedAmount);
   }
 }
 
