@@ -36,13 +36,14 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   console.log(`relaykit deno: ${signal}, closing connections`);
   setTimeout(() => Deno.exit(0), config.shutdownGraceMs);
-  // Relay first: it refuses new connections and closes WebSockets with its own 1001 reason before
-  // server.shutdown() (which stops accepting, then waits for in-flight requests) closes them with Deno's.
-  const relayDone = relay.shutdown();
-  const serverDone = server.shutdown();
-  await relayDone;
-  await serverDone;
+  // Relay first: from here it answers new requests 503 shutting_down, and it closes every WebSocket
+  // with its own 1001 frame. server.shutdown() would close them too (1001 "Server shutting down"),
+  // so it waits one turn for ours to go out; then it stops accepting and waits for in-flight requests.
+  await relay.shutdown();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await server.shutdown();
   Deno.exit(0);
 }
-Deno.addSignalListener('SIGTERM', () => void shutdown('SIGTERM'));
+// Deno supports only SIGINT (and SIGBREAK) listeners on Windows.
+if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => void shutdown('SIGTERM'));
 Deno.addSignalListener('SIGINT', () => void shutdown('SIGINT'));
