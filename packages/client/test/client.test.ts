@@ -1,0 +1,287 @@
+import { SSE_KEEPALIVE_COMMENT, SSE_OPEN_COMMENT } from '@relaykit/contracts';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type RelayClient, RelayKitError, type StateChange, createClient } from '../src/index.ts';
+import { KEEPALIVE_COMMENT, OPEN_COMMENT } from '../src/sse.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(5);
+  }
+}
+const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+/** An SSE response whose bytes the test writes. */
+function sseStream() {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const utf8 = new TextEncoder();
+  return {
+    response: new Response(body, { headers: { 'content-type': 'text/event-stream' } }),
+    write: (text: string) => controller.enqueue(utf8.encode(text)),
+    end: () => controller.close(),
+  };
+}
+const envelope = (id: string, topic = 't') => ({ id, topic, type: 'x', data: { id }, time: 1 });
+const sseEvent = (id: string, topic = 't') => `id: ${id}\nevent: x\ndata: ${JSON.stringify(envelope(id, topic))}\n\n`;
+
+let clients: RelayClient[] = [];
+afterEach(() => {
+  for (const c of clients) c.close();
+  clients = [];
+});
+const make = (...args: Parameters<typeof createClient>) => {
+  const c = createClient(...args);
+  clients.push(c);
+  return c;
+};
+
+test('the comments the client watches for are the contracts’ own', () => {
+  expect(OPEN_COMMENT).toBe(SSE_OPEN_COMMENT);
+  expect(KEEPALIVE_COMMENT).toBe(SSE_KEEPALIVE_COMMENT);
+});
+
+describe('SSE over fetch', () => {
+  test('opens on the opening comment, delivers events, resumes from the last id, surfaces reset', async () => {
+    const urls: string[] = [];
+    const streams: ReturnType<typeof sseStream>[] = [];
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'sse',
+      topics: ['t'],
+      token: 'secret',
+      backoff: { baseMs: 10 },
+      fetch: async (url, init) => {
+        urls.push(String(url));
+        expect(new Headers(init?.headers).get('authorization')).toBe('Bearer secret');
+        const s = sseStream();
+        streams.push(s);
+        return s.response;
+      },
+    });
+    const states: StateChange[] = [];
+    const got: string[] = [];
+    const resets: unknown[] = [];
+    c.on('state', (s) => states.push(s));
+    c.subscribe('t', (e) => got.push(e.id));
+    c.on('reset', (r) => resets.push(r));
+    await until(() => streams.length === 1);
+    expect(c.state).toBe('connecting');
+    streams[0]!.write(`: ${SSE_OPEN_COMMENT}\n\nretry: 2000\n\n`);
+    await until(() => c.state === 'open');
+    streams[0]!.write(sseEvent('e-1') + `: ${SSE_KEEPALIVE_COMMENT}\n\n` + sseEvent('e-2'));
+    await until(() => got.length === 2);
+    streams[0]!.end();
+    await until(() => streams.length === 2);
+    expect(urls[1]).toBe('http://relay.test/v1/events?topic=t&lastEventId=e-2');
+    expect(states.map((s) => s.state)).toEqual(['connecting', 'open', 'reconnecting', 'connecting']);
+    expect(states[2]).toMatchObject({ attempt: 1, reason: 'SSE stream ended' });
+    // replay overlapping what was seen is dropped; a reset is surfaced
+    streams[1]!.write(`: ${SSE_OPEN_COMMENT}\n\n` + sseEvent('e-2') + 'id: e-9\nevent: reset\ndata: {"code":"history_unavailable","topics":["t"]}\n\n' + sseEvent('e-3'));
+    await until(() => got.length === 3);
+    expect(got).toEqual(['e-1', 'e-2', 'e-3']);
+    expect(resets).toEqual([{ code: 'history_unavailable', topics: ['t'], transport: 'sse' }]);
+  });
+
+  test('adding a topic reopens the stream with the new set and the last id', async () => {
+    const urls: string[] = [];
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'sse',
+      topics: ['a'],
+      fetch: async (url) => {
+        urls.push(String(url));
+        const s = sseStream();
+        s.write(`: ${SSE_OPEN_COMMENT}\n\n${urls.length === 1 ? sseEvent('a-1', 'a') : ''}`);
+        return s.response;
+      },
+    });
+    await until(() => c.lastEventId === 'a-1');
+    c.subscribe('b');
+    await until(() => urls.length === 2);
+    expect(urls[1]).toBe('http://relay.test/v1/events?topic=a&topic=b&lastEventId=a-1');
+  });
+
+  test('a silent stream is replaced after about twice the heartbeat', async () => {
+    let opens = 0;
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'sse',
+      topics: ['t'],
+      heartbeatMs: 40,
+      backoff: { baseMs: 10 },
+      fetch: async () => {
+        opens++;
+        const s = sseStream();
+        s.write(`: ${SSE_OPEN_COMMENT}\n\n`);
+        return s.response;
+      },
+    });
+    const reasons: string[] = [];
+    c.on('state', (s) => s.state === 'reconnecting' && reasons.push(s.reason ?? ''));
+    await until(() => opens >= 2, 2000);
+    expect(reasons[0]).toMatch(/silent for 330 ms/);
+  });
+});
+
+/** A WebSocket stand-in driven by the test. */
+class FakeSocket {
+  static instances: FakeSocket[] = [];
+  static refuse = false;
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  onmessage: ((e: { data: string }) => void) | null = null;
+  onclose: ((e: { code: number; reason: string }) => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.instances.push(this);
+    setTimeout(() => {
+      if (FakeSocket.refuse) return this.onclose?.({ code: 1006, reason: '' });
+      this.readyState = 1;
+      this.receive({ type: 'welcome', version: '1', connectionId: 'c', heartbeatMs: 1000, historySize: 10, maxMessageBytes: 1000, maxTopics: 10, position: 'p-0', server: 'fake' });
+    }, 1);
+  }
+  send(text: string) {
+    this.sent.push(JSON.parse(text));
+  }
+  close() {
+    this.readyState = 3;
+  }
+  receive(frame: unknown) {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  drop() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1006, reason: '' });
+  }
+}
+
+describe('WebSocket', () => {
+  afterEach(() => {
+    FakeSocket.instances = [];
+    FakeSocket.refuse = false;
+  });
+
+  test('subscribes on welcome, resumes from the last id, and retries a publish whose ack was lost with the same key', async () => {
+    const c = make({ url: 'http://relay.test', transport: 'ws', topics: ['t'], token: 'tok', backoff: { baseMs: 10 }, WebSocket: FakeSocket as never });
+    await until(() => c.state === 'open');
+    const first = FakeSocket.instances[0]!;
+    expect(first.url).toBe('ws://relay.test/v1/ws?token=tok');
+    expect(first.sent[0]).toEqual({ type: 'subscribe', topics: ['t'], lastEventId: 'p-0' });
+    first.receive({ type: 'event', event: envelope('e-1') });
+    const published = c.publish('t', 'x', { n: 1 });
+    await until(() => first.sent.some((f) => f.type === 'publish'));
+    const frame = first.sent.find((f) => f.type === 'publish')!;
+    first.drop(); // the ack never comes
+    await until(() => FakeSocket.instances.length === 2 && c.state === 'open');
+    const second = FakeSocket.instances[1]!;
+    expect(second.sent[0]).toEqual({ type: 'subscribe', topics: ['t'], lastEventId: 'e-1' });
+    await until(() => second.sent.some((f) => f.type === 'publish'));
+    const retry = second.sent.find((f) => f.type === 'publish')!;
+    expect(retry.key).toBe(frame.key);
+    second.receive({ type: 'ack', ref: retry.ref, id: 'e-2', duplicate: true });
+    expect(await published).toBe('e-2');
+  });
+
+  test('a publish rejected by the server rejects with its code, not retried', async () => {
+    const c = make({ url: 'http://relay.test', transport: 'ws', topics: [], WebSocket: FakeSocket as never });
+    await until(() => c.state === 'open');
+    const socket = FakeSocket.instances[0]!;
+    const result = c.publish('t', 'reset', null).catch((e: unknown) => e);
+    await until(() => socket.sent.length === 1);
+    socket.receive({ type: 'error', code: 'invalid_event_type', message: 'reserved', ref: socket.sent[0]!.ref });
+    const error = (await result) as RelayKitError;
+    expect(error).toBeInstanceOf(RelayKitError);
+    expect(error.code).toBe('invalid_event_type');
+    expect(socket.sent).toHaveLength(1);
+  });
+
+  test('auto: SSE that never opens, then a refused upgrade, end on long polling, with the reason', async () => {
+    FakeSocket.refuse = true;
+    const polls: string[] = [];
+    const c = make({
+      url: 'http://relay.test',
+      topics: ['t'],
+      openTimeoutMs: 30,
+      WebSocket: FakeSocket as never,
+      fetch: async (url) => {
+        const u = String(url);
+        if (u.includes('/v1/events')) return sseStream().response; // buffered: nothing ever arrives
+        polls.push(u);
+        if (polls.length === 1) return json({ events: [], cursor: 'c-0' });
+        await sleep(20);
+        return json({ events: polls.length === 2 ? [envelope('c-1')] : [], cursor: polls.length >= 2 ? 'c-1' : 'c-0' });
+      },
+    });
+    const changes: string[] = [];
+    c.on('transport', (t) => changes.push(t.transport));
+    const got: string[] = [];
+    c.on('event', (e) => got.push(e.id));
+    await until(() => got.length === 1);
+    expect(changes).toEqual(['ws', 'poll']);
+    expect(c.transport).toBe('poll');
+    expect(c.transportReason).toMatch(/^ws failed before opening \(WebSocket failed before welcome.*falling back to poll$/);
+    expect(polls[0]).toBe('http://relay.test/v1/topics/t/events?wait=0');
+    expect(polls[1]).toBe('http://relay.test/v1/topics/t/events?wait=25&after=c-0');
+  });
+});
+
+describe('HTTP publish', () => {
+  test('a lost answer is retried with the same key; the server’s error is final', async () => {
+    const keys: string[] = [];
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'poll',
+      autoConnect: false,
+      fetch: async (_url, init) => {
+        const body = JSON.parse(String(init?.body)) as { key: string; type: string };
+        keys.push(body.key);
+        if (body.type === 'bad') return json({ error: { code: 'invalid_event_type', message: 'no' } }, 400);
+        if (keys.length === 1) throw new TypeError('fetch failed'); // stored, but the answer was lost
+        return json({ id: 'e-1', duplicate: true });
+      },
+    });
+    expect(await c.publish('t', 'x', 1)).toBe('e-1');
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toBe(keys[1]);
+    const error = (await c.publish('t', 'bad', 1).catch((e: unknown) => e)) as RelayKitError;
+    expect(error.code).toBe('invalid_event_type');
+    expect(error.status).toBe(400);
+    expect(keys).toHaveLength(3);
+  });
+});
+
+describe('page visibility', () => {
+  test('pauses while hidden and resumes, with replay, when visible', async () => {
+    const listeners: (() => void)[] = [];
+    const doc = { visibilityState: 'visible', addEventListener: (_: string, fn: () => void) => listeners.push(fn), removeEventListener() {} };
+    (globalThis as { document?: unknown }).document = doc;
+    try {
+      const urls: string[] = [];
+      const c = make({
+        url: 'http://relay.test',
+        transport: 'sse',
+        topics: ['t'],
+        pauseWhenHidden: true,
+        fetch: async (url) => {
+          urls.push(String(url));
+          const s = sseStream();
+          s.write(`: ${SSE_OPEN_COMMENT}\n\n${urls.length === 1 ? sseEvent('e-4') : ''}`);
+          return s.response;
+        },
+      });
+      await until(() => c.lastEventId === 'e-4');
+      doc.visibilityState = 'hidden';
+      listeners.forEach((fn) => fn());
+      expect(c.state).toBe('paused');
+      doc.visibilityState = 'visible';
+      listeners.forEach((fn) => fn());
+      await until(() => c.state === 'open');
+      expect(urls[1]).toMatch(/lastEventId=e-4$/);
+    } finally {
+      delete (globalThis as { document?: unknown }).document;
+    }
+  });
+});
