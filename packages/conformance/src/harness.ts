@@ -310,9 +310,11 @@ export class SseStream {
     }
   }
 
-  close(): Promise<void> {
+  /** Ends the stream, then checks every event received (ids, names, envelopes, reset signals). */
+  async close(): Promise<void> {
     this.abort.abort();
-    return this.done;
+    await this.done;
+    this.expectWellFormed();
   }
 }
 
