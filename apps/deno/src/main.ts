@@ -22,7 +22,7 @@ const server = Deno.serve(
   (req) => {
     const url = new URL(req.url);
     if (url.pathname === '/v1/events' && req.method === 'GET') return serveSse(relay, req, url);
-    if (req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+    if (req.method === 'GET' && req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
       if (url.pathname !== '/v1/ws') return errorResponse('not_found', `no WebSocket endpoint at ${url.pathname}; use /v1/ws`);
       return serveWs(relay, req, url);
     }

@@ -1,4 +1,4 @@
-import type { Relay, WsPeer } from '@relaykit/core';
+import { type Relay, type WsPeer, errorResponse } from '@relaykit/core';
 import { type TurnCounted, backlog, countSent } from './turn.ts';
 import { handshakeOf } from './web.ts';
 
@@ -53,9 +53,14 @@ export function idleTimeoutSeconds(heartbeatMs: number): number {
 export async function serveWs(relay: Relay, req: Request, url: URL): Promise<Response> {
   const principal = await relay.admit(handshakeOf(req, url), 'ws');
   if (principal instanceof Response) return principal;
-  const { socket, response } = Deno.upgradeWebSocket(req, {
-    idleTimeout: idleTimeoutSeconds(relay.config.heartbeatMs),
-  });
+  let upgrade: Deno.WebSocketUpgrade;
+  try {
+    upgrade = Deno.upgradeWebSocket(req, { idleTimeout: idleTimeoutSeconds(relay.config.heartbeatMs) });
+  } catch (error) {
+    // A malformed handshake (no Sec-WebSocket-Key, wrong version): the same JSON error as elsewhere.
+    return errorResponse('bad_request', `invalid WebSocket handshake: ${(error as Error).message}`);
+  }
+  const { socket, response } = upgrade;
   const session = relay.openWs(new DenoPeer(socket), principal);
   socket.onopen = () => session.open();
   socket.onmessage = (event) => {
@@ -66,6 +71,7 @@ export async function serveWs(relay: Relay, req: Request, url: URL): Promise<Res
     if (!session.closed && event.code === 1001 && event.reason === IDLE_TIMEOUT_REASON) relay.metrics.heartbeatTimeouts++;
     session.onClose();
   };
+  // Deno fires `error` just before `close` (idle timeout, protocol errors); `close` does the work.
   socket.onerror = () => {};
   return response;
 }
