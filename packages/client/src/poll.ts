@@ -27,7 +27,7 @@ export function openPoll(ctx: TransportContext): Transport {
   const markOpen = () => {
     if (!opened) {
       opened = true;
-      ctx.hooks.open({ heartbeatMs: ctx.pollWaitS * 1000 });
+      ctx.hooks.open({});
     }
   };
 
