@@ -8,8 +8,13 @@ describe('cross-transport', () => {
     const ws = await WsClient.connect();
     await ws.subscribe([topic]);
     const sse = await SseStream.open([topic]);
+    const before = Date.now();
     const { body } = await publish(topic, 'from.http', { v: [1, 2, 3] });
+    const after = Date.now();
     const [fromWs] = await ws.waitEvents(1);
+    // Same machine, same clock: the broker time lies within the publish call (1 s of rounding slack).
+    expect(fromWs!.time).toBeGreaterThanOrEqual(before - 1000);
+    expect(fromWs!.time).toBeLessThanOrEqual(after + 1000);
     const [fromSse] = await sse.waitEnvelopes(1);
     expect(fromWs).toMatchObject({ id: body.id, topic, type: 'from.http', data: { v: [1, 2, 3] } });
     expect(fromSse).toEqual(fromWs);

@@ -23,6 +23,40 @@ function sseSequence(stream: SseStream): Array<{ id: string | undefined; event: 
   return stream.events().map((e) => ({ id: e.id, event: e.event, data: JSON.parse(e.data) }));
 }
 
+/**
+ * A fetch for the eventsource client that ends the first response after `blocks` SSE blocks with an
+ * `id:` field, as a network drop would; later connections pass through. `onRequest` sees each request.
+ */
+function cutAfter(blocks: number, onRequest: (headers: Headers) => void) {
+  let calls = 0;
+  return async (url: string | URL, init: RequestInit): Promise<FetchLikeResponse> => {
+    onRequest(new Headers(init.headers));
+    const response = await fetch(url, init);
+    if (++calls > 1 || !response.body) return response as unknown as FetchLikeResponse;
+    let seen = 0;
+    let tail = '';
+    const decoder = new TextDecoder();
+    const cut = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          if (seen >= blocks) return;
+          const parts = (tail + decoder.decode(chunk, { stream: true })).split('\n\n');
+          tail = parts.pop() ?? '';
+          let out = '';
+          for (const part of parts) {
+            if (seen >= blocks) break;
+            out += `${part}\n\n`;
+            if (/^id:/m.test(part)) seen++;
+          }
+          controller.enqueue(new TextEncoder().encode(out));
+          if (seen >= blocks) controller.terminate();
+        },
+      }),
+    );
+    return new Response(cut, { status: response.status, headers: response.headers }) as unknown as FetchLikeResponse;
+  };
+}
+
 describe('resume and reset', () => {
   it('RES-001 MUST resume an SSE stream from the Last-Event-ID header, then go live without duplicates', async () => {
     const topic = uniqueTopic('hdr');
@@ -77,36 +111,10 @@ describe('resume and reset', () => {
     const topic = uniqueTopic('es');
     const seenLastEventIds: Array<string | null> = [];
     let connections = 0;
-    // A fetch that cuts the first response after its second event, as a network drop would.
-    const cuttingFetch = async (url: string | URL, init: RequestInit): Promise<FetchLikeResponse> => {
+    const cuttingFetch = cutAfter(2, (headers) => {
       connections++;
-      seenLastEventIds.push(new Headers(init.headers).get('last-event-id'));
-      const response = await fetch(url, init);
-      if (connections > 1 || !response.body) return response as unknown as FetchLikeResponse;
-      let events = 0;
-      let tail = '';
-      const decoder = new TextDecoder();
-      const cut = response.body.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            if (events >= 2) return;
-            const text = tail + decoder.decode(chunk, { stream: true });
-            // Pass bytes through up to the end of the second `id:` block, then end the body.
-            let out = '';
-            const blocks = text.split('\n\n');
-            tail = blocks.pop() ?? '';
-            for (const block of blocks) {
-              if (events >= 2) break;
-              out += `${block}\n\n`;
-              if (/^id:/m.test(block)) events++;
-            }
-            controller.enqueue(new TextEncoder().encode(out));
-            if (events >= 2) controller.terminate();
-          },
-        }),
-      );
-      return new Response(cut, { status: response.status, headers: response.headers }) as unknown as FetchLikeResponse;
-    };
+      seenLastEventIds.push(headers.get('last-event-id'));
+    });
     const es = new EventSource(`${baseUrl()}/v1/events?topic=${topic}`, { fetch: cuttingFetch as never });
     const got = new Collector<MessageEvent>();
     es.addEventListener('n', (e) => got.push(e));
@@ -266,6 +274,30 @@ describe('resume and reset', () => {
     expect(ws.all('reset')).toEqual([]);
     await ws.close();
   });
+
+  it('RES-015 MUST give the eventsource client, after a reset, an id that resumes cleanly on reconnect (no second reset)', async () => {
+    const topic = uniqueTopic('esreset');
+    const ids = await publishMany(topic, 3);
+    const lastEventIds: Array<string | null> = [];
+    const es = new EventSource(`${baseUrl()}/v1/events?topic=${topic}&lastEventId=stale-garbage`, {
+      // Cut after the reset and the first replayed event.
+      fetch: cutAfter(2, (headers) => lastEventIds.push(headers.get('last-event-id'))) as never,
+    });
+    const resets = new Collector<MessageEvent>();
+    const events = new Collector<MessageEvent>();
+    es.addEventListener('reset', (e) => resets.push(e));
+    es.addEventListener('bulk', (e) => events.push(e));
+    await events.until((items) => items.length >= 3, 'the three held events', 20_000);
+    await events.until(() => lastEventIds.length >= 2, 'the reconnect', 20_000);
+    const live = await publish(topic, 'bulk', 'live');
+    await events.until((items) => items.length >= 4, 'the live event', 20_000);
+    es.close();
+    expect(resets.items).toHaveLength(1);
+    expect(JSON.parse(resets.items[0]!.data as string)).toEqual({ code: 'history_unavailable', topics: [topic] });
+    expect(events.items.map((e) => e.lastEventId)).toEqual([...ids, live.body.id]);
+    expect(lastEventIds[0]).toBeNull();
+    expect(lastEventIds[1], 'the reconnect resumes from a real id, not the stale one').toBe(ids[0]);
+  }, 60_000);
 
   it('RES-012 MUST hand over from replay to live with no gap or duplicate while events are being published', async () => {
     const topic = uniqueTopic('handover');

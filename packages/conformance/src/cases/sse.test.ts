@@ -96,6 +96,20 @@ describe('sse', () => {
     await stream.close();
   });
 
+  it('SSE-009 MUST ignore a topic repeated in the query: each event once', async () => {
+    const topic = uniqueTopic('dup');
+    const stream = await SseStream.open([topic, topic, topic]);
+    const a = await publish(topic, 'x', 1);
+    const b = await publish(topic, 'x', 2);
+    await stream.waitEnvelopes(2);
+    const witness = await SseStream.open([topic]);
+    const c = await publish(topic, 'x', 3);
+    await witness.waitEnvelopes(1);
+    await stream.waitEnvelopes(3);
+    expect(stream.envelopes().map((e) => e.id)).toEqual([a.body.id, b.body.id, c.body.id]);
+    await Promise.all([stream.close(), witness.close()]);
+  });
+
   it('SSE-008 MUST deliver the same envelope on SSE as on WebSocket (same id, time and data)', async () => {
     const topic = uniqueTopic('same');
     const stream = await SseStream.open([topic]);
