@@ -6,8 +6,9 @@ import { handshakeOf } from './web.ts';
 const HEADERS = { ...SSE_HEADERS, ...CORS_HEADERS };
 
 /**
- * `GET /v1/events`: a direct ReadableStream, Bun's leanest body (about half the memory per held
- * stream of a queued ReadableStream): `controller.write` goes straight to the response's socket
+ * `GET /v1/events`: a direct ReadableStream, Bun's leanest body (measured on Bun 1.4.5 at 2k–10k
+ * held streams: 5.1–5.8 KB of server RSS each, against 9.7–10.0 KB for a queued ReadableStream
+ * with enqueue): `controller.write` goes straight to the response's socket
  * buffer, Bun flushes it at the end of the tick, and each event's bytes are shared by every
  * subscriber. A `pull` that returns without closing keeps the stream open until `end()`.
  */
