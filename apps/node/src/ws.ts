@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Relay, WsPeer } from '@relaykit/core';
+import { type Relay, type WsPeer, errorResponse } from '@relaykit/core';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { handshakeOf } from './web.ts';
 
@@ -41,6 +41,9 @@ export function createWsUpgrade(relay: Relay) {
 
   return async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     socket.on('error', () => socket.destroy());
+    // ws would refuse a malformed handshake with an HTML page; answer it as every endpoint does.
+    const problem = handshakeProblem(req);
+    if (problem) return rejectUpgrade(socket, errorResponse('bad_request', problem));
     const principal = await relay.admit(handshakeOf(req, url), 'ws');
     if (principal instanceof Response) return rejectUpgrade(socket, principal);
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -57,10 +60,20 @@ export function createWsUpgrade(relay: Relay) {
   };
 }
 
+/** The checks ws makes before upgrading (RFC 6455 section 4.2.1), as a message, or undefined. */
+function handshakeProblem(req: IncomingMessage): string | undefined {
+  if (req.method !== 'GET') return 'a WebSocket handshake must be a GET request';
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return 'Upgrade header must be "websocket"';
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return 'missing or invalid Sec-WebSocket-Key';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
+  return undefined;
+}
+
 /** Answers a refused upgrade with the same JSON error body as every other endpoint. */
 export async function rejectUpgrade(socket: Duplex, response: Response): Promise<void> {
   const body = await response.text();
-  const head = [`HTTP/1.1 ${response.status} ${response.statusText || 'Error'}`];
+  const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'Error'}`];
   response.headers.forEach((value, name) => head.push(`${name}: ${value}`));
   head.push(`content-length: ${Buffer.byteLength(body)}`, 'connection: close');
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
