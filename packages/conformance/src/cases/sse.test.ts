@@ -110,6 +110,13 @@ describe('sse', () => {
     await Promise.all([stream.close(), witness.close()]);
   });
 
+  it('SSE-010 SHOULD allow cross-origin EventSource (Access-Control-Allow-Origin: *) and send the stream uncompressed', async () => {
+    const stream = await SseStream.open([uniqueTopic('cors')]);
+    expect(stream.response.headers.get('access-control-allow-origin')).toBe('*');
+    expect(stream.response.headers.get('content-encoding')).toBeNull();
+    await stream.close();
+  });
+
   it('SSE-008 MUST deliver the same envelope on SSE as on WebSocket (same id, time and data)', async () => {
     const topic = uniqueTopic('same');
     const stream = await SseStream.open([topic]);
