@@ -37,6 +37,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (shared) {
       const status = await shared.stop();
       if (status.code !== 0) console.log(`conformance: shared server exited with ${JSON.stringify(status)}`);
+      const errors = shared.output().split('\n').filter((line) => /error|exception|unhandled/i.test(line));
+      if (errors.length) console.log(`conformance: the shared server logged errors:\n${errors.slice(0, 20).join('\n')}`);
     }
   };
 }

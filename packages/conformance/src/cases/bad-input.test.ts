@@ -186,6 +186,11 @@ describe('bad input', () => {
           expect(answer.type).toBe('error');
           if (answer.type === 'error') expect(answer.code).toBe(topicOk ? 'invalid_event_type' : 'invalid_topic');
         }
+        // SSE takes the topic in the query string, where every string can travel.
+        const sse = await fetch(`${baseUrl()}/v1/events?topic=${encodeURIComponent(topic)}`);
+        if (topicOk) expect(sse.status).toBe(200);
+        else expect(ErrorBody.parse(await sse.json()).error.code).toBe('invalid_topic');
+        await sse.body?.cancel().catch(() => {});
         // '.' and '..' are dot segments that every URL parser removes from a path: not reachable by HTTP.
         if (topic.length > 0 && topic !== '.' && topic !== '..') {
           const res = await post(topic, JSON.stringify({ type, data: n }));
