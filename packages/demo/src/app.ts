@@ -26,6 +26,7 @@ function start(): void {
     topics: [...topics],
     pauseWhenHidden: pauseHidden.checked,
     backoff: { baseMs: Number(params.get('backoffMs') ?? 500) },
+    openTimeoutMs: Number(params.get('openTimeoutMs') ?? 5000),
   });
   client.on('state', showState);
   client.on('transport', (change) => log(`transport → ${change.transport}: ${change.reason}`));

@@ -110,6 +110,24 @@ describe.each(RUNTIMES)('demo page in Chromium against %s', (runtime: Runtime) =
     }
   });
 
+  test('auto: behind a proxy that buffers SSE, the page falls back to WebSocket and says why', async () => {
+    const buffering = new TestProxy(server.port);
+    buffering.bufferSse = true;
+    const page = await context.newPage();
+    try {
+      await page.goto(`${await buffering.listen()}/?transport=auto&topics=room&openTimeoutMs=1500`);
+      await until('auto page open on ws', async () => (await page.locator('#state').textContent()) === 'open · ws');
+      expect(await page.locator('#transport-reason').textContent()).toMatch(/^sse failed before opening \(no opening comment within 1500 ms.*falling back to ws$/);
+      expect(await page.locator('#log').textContent()).toContain('transport → ws');
+      const id = await publish(server.url, 'room', 'greeting', { text: 'to the auto page' });
+      await until('auto page shows the event', async () => (await receivedOn(page, 'room')).includes(id));
+      await page.screenshot({ path: `${ARTIFACTS}/demo-${runtime}-auto-fallback.png`, fullPage: true });
+    } finally {
+      await page.close();
+      await buffering.close();
+    }
+  });
+
   test('cutting the connection while publishing goes on loses nothing and duplicates nothing', async () => {
     const published: string[] = [];
     let cuts = 0;

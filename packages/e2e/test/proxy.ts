@@ -34,18 +34,17 @@ export class TestProxy {
     const upstream = connect(this.upstreamPort, '127.0.0.1');
     const pair = { client, upstream };
     this.pairs.add(pair);
-    let inspected = false;
     let holdResponses = false;
     client.on('data', (chunk) => {
-      if (!inspected) {
-        inspected = true;
-        const head = chunk.toString('latin1', 0, Math.min(chunk.length, 4096));
+      // Each request on a kept-alive connection is looked at (browsers reuse them).
+      const head = chunk.toString('latin1', 0, Math.min(chunk.length, 4096));
+      if (/^[A-Z]+ \/\S* HTTP\/1\.1\r\n/.test(head)) {
         if (this.blockUpgrades && /\r\nupgrade:\s*websocket/i.test(head)) {
           client.destroy();
           upstream.destroy();
           return;
         }
-        holdResponses = this.bufferSse && head.startsWith('GET /v1/events');
+        if (this.bufferSse && head.startsWith('GET /v1/events')) holdResponses = true;
       }
       if (!this.frozen) upstream.write(chunk);
     });
