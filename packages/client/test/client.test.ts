@@ -285,3 +285,80 @@ describe('page visibility', () => {
     }
   });
 });
+
+describe('native EventSource', () => {
+  class FakeEventSource {
+    static last: FakeEventSource | undefined;
+    listeners = new Map<string, ((e: unknown) => void)[]>();
+    closed = false;
+    constructor(readonly url: string) {
+      FakeEventSource.last = this;
+      setTimeout(() => this.emit('open', {}), 1);
+    }
+    addEventListener(type: string, fn: (e: unknown) => void) {
+      this.listeners.set(type, [...(this.listeners.get(type) ?? []), fn]);
+    }
+    emit(type: string, event: object) {
+      for (const fn of this.listeners.get(type) ?? []) fn({ type, ...event });
+    }
+    close() {
+      this.closed = true;
+    }
+  }
+
+  test('listens to the named types, reconnects itself (not EventSource) with the last id, token in the query', async () => {
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'sse',
+      nativeEventSource: true,
+      eventTypes: ['x'],
+      topics: ['t'],
+      token: 'tok',
+      backoff: { baseMs: 10 },
+      EventSource: FakeEventSource as never,
+    });
+    const got: string[] = [];
+    c.on('event', (e) => got.push(e.id));
+    await until(() => c.state === 'open');
+    const first = FakeEventSource.last!;
+    expect(first.url).toBe('http://relay.test/v1/events?topic=t&token=tok');
+    expect([...first.listeners.keys()]).toEqual(['open', 'reset', 'message', 'x', 'error']);
+    first.emit('x', { data: JSON.stringify(envelope('e-1')), lastEventId: 'e-1' });
+    first.emit('error', {});
+    expect(first.closed).toBe(true);
+    await until(() => FakeEventSource.last !== first && c.state === 'open');
+    expect(FakeEventSource.last!.url).toBe('http://relay.test/v1/events?topic=t&lastEventId=e-1&token=tok');
+    expect(got).toEqual(['e-1']);
+  });
+});
+
+describe('backoff across attempts', () => {
+  test('grows while attempts fail and starts over once a connection stayed healthy', async () => {
+    let n = 0;
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'sse',
+      topics: ['t'],
+      healthyMs: 60,
+      backoff: { baseMs: 8 },
+      random: () => 1,
+      fetch: async () => {
+        n++;
+        if (n <= 3) throw new TypeError('fetch failed');
+        const s = sseStream();
+        s.write(`: ${SSE_OPEN_COMMENT}\n\n`);
+        if (n === 4) setTimeout(() => s.end(), 100); // open long enough to count as healthy
+        return s.response;
+      },
+    });
+    const delays: [number, number][] = [];
+    c.on('state', (s) => s.state === 'reconnecting' && delays.push([s.attempt, s.delayMs!]));
+    await until(() => n >= 5 && c.state === 'open');
+    expect(delays).toEqual([
+      [1, 8],
+      [2, 16],
+      [3, 32],
+      [1, 8],
+    ]);
+  });
+});
