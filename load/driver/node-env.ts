@@ -50,7 +50,7 @@ export function createNodeEnv(options: NodeEnvOptions): LoadEnv {
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         if (!isBinary) h.onMessage(data.toString());
       });
-      ws.on('close', () => h.onClose?.());
+      ws.on('close', (code: number) => h.onClose?.(code));
       ws.on('error', (error) => h.onError?.(error.message));
       return {
         send(text) {

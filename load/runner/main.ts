@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     repeats: { type: 'string' },
     'no-gate': { type: 'boolean', default: false },
+    connections: { type: 'string' },
+    'cpu-prof': { type: 'string' },
     suites: { type: 'string', default: 'scale,throughput,churn' },
     transports: { type: 'string', default: 'ws,sse' },
   },
@@ -41,6 +43,8 @@ if (args.profile !== 'quick' && args.profile !== 'full') throw new Error(`--prof
 const profile: Profile = { ...PROFILES[args.profile] };
 if (args.repeats) profile.repeats = Number(args.repeats);
 if (args['no-gate']) profile.loadGateMs = 0;
+if (args.connections) profile.connections = profile.maxConnections = Number(args.connections);
+if (args['cpu-prof']) process.env.RELAYKIT_LOAD_CPU_PROF = args['cpu-prof'];
 const suites = new Set(args.suites.split(','));
 const transportsWanted = new Set(args.transports.split(','));
 const onlyRuntimes = args.only?.split(',');
@@ -182,7 +186,7 @@ async function publishAndDrain(ctx: Ctx, subscribers: number, rate: number, even
   const env = createNodeEnv({ metrics, onReady: () => {}, stopped: never });
   await publisher(env, { base: ctx.server.base, protocol: ctx.def.protocol, ...(ctx.def.apiKey ? { apiKey: ctx.def.apiKey } : {}), topic: 'bench', rate, events });
   const expected = (metrics.counters[M.published] ?? 0) * subscribers;
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const s = await snap(ctx, false, false);
     if ((s.counters[M.delivered] ?? 0) >= expected || Date.now() > deadline) break;
@@ -368,6 +372,7 @@ async function scaleSuite(def: TargetDef, pool: WorkerPool, transport: Transport
     for (const r of runs) r.stop();
     await Promise.race([Promise.allSettled(runs.map((r) => r.done)), sleep(30_000)]);
     await snap(ctx, true, false);
+    for (const [k, n] of Object.entries(ctx.totals)) if (k.startsWith('dropped_code_')) connFigures[k] = n;
     const m = measurement(ctx, {
       target: def.id,
       scenario: 'connections',

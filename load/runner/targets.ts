@@ -187,7 +187,16 @@ export interface RunningServer {
 /** Starts a target and waits (up to 30 s) until it listens; the port is checked with /healthz-free TCP connect. */
 export async function startServer(def: TargetDef): Promise<RunningServer> {
   const port = await freePort();
-  const { bin, args, cwd, env } = def.command(port);
+  const { bin, args: baseArgs, cwd, env } = def.command(port);
+  const args = [...baseArgs];
+  const profDir = process.env.RELAYKIT_LOAD_CPU_PROF;
+  if (profDir) {
+    // CPU profile of the server, written when it exits: Node and Bun write .cpuprofile, Deno a V8 log.
+    mkdirSync(profDir, { recursive: true });
+    const name = `${def.id}-${Date.now()}`;
+    if (def.runtime === 'node' || def.runtime === 'bun') args.unshift('--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`);
+    else if (def.runtime === 'deno') args.splice(1, 0, `--v8-flags=--prof,--logfile=${join(profDir, `${name}.v8.log`)},--no-logfile-per-isolate`);
+  }
   const child: ChildProcess = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));

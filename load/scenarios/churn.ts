@@ -20,7 +20,7 @@ export interface ChurnParams {
 export async function churn(env: LoadEnv, p: ChurnParams): Promise<void> {
   const protocol = protocolByName(p.protocol, p.apiKey);
   const end = env.now() + p.durationMs;
-  const timeoutMs = p.cycleTimeoutMs ?? 10_000;
+  const timeoutMs = p.cycleTimeoutMs ?? 20_000;
 
   const cycle = () =>
     new Promise<void>((resolve) => {

@@ -12,7 +12,8 @@ export interface Conn {
 export interface WsHandlers {
   onOpen?(): void;
   onMessage(text: string): void;
-  onClose?(): void;
+  /** `code` is the WebSocket close code when the adapter knows it (1006: closed without a close frame). */
+  onClose?(code?: number): void;
   onError?(message: string): void;
 }
 

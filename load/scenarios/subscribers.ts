@@ -53,9 +53,13 @@ export async function subscribers(env: LoadEnv, p: SubscribersParams): Promise<v
         env.count(M.delivered);
         if (t !== undefined) env.trend(M.deliverMs, env.now() - t);
       };
-      const onClosed = () => {
+      const onClosed = (code?: number) => {
         if (!settled) settle(false);
-        else if (up && !expectedClose()) env.count(M.dropped);
+        else if (up && !expectedClose()) {
+          env.count(M.dropped);
+          // Which close code dropped it tells who closed it (1006: no close frame, 4008: slow consumer...).
+          env.count(`dropped_code_${code ?? 'unknown'}`);
+        }
         up = false;
       };
       if (p.transport === 'ws') {
