@@ -14,10 +14,11 @@ const apps = [
 const children = apps.map(({ name, port }) => {
   const dir = new URL(`apps/${name}/`, root);
   const { scripts } = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8'));
-  // No shell in between, so signals reach the server itself (start scripts are plain argv).
-  const [command, ...args] = scripts.start.split(/\s+/);
-  const child = spawn(command, args, {
+  // Each server runs in its own process group and is signalled as a group: runtime launchers from
+  // npm (deno's is a Node script around the binary) do not forward signals themselves.
+  const child = spawn('/bin/sh', ['-c', scripts.start], {
     cwd: dir,
+    detached: true,
     env: { ...process.env, PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,12 +48,18 @@ function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   exitCode = code;
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  for (const child of children) signal(child, 'SIGTERM');
+}
+function signal(child, name) {
+  if (child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, name);
+  } catch {}
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const child of children) signal(child, 'SIGKILL');
 });
 const waitAll = () =>
   Promise.all(children.map((child) => (child.exitCode !== null ? 0 : new Promise((r) => child.on('exit', r)))));

@@ -1,3 +1,4 @@
+import { CloseCode, HEARTBEAT_TIMEOUT_REASON } from '@relaykit/contracts';
 import { type Relay, type WsPeer, errorResponse } from '@relaykit/core';
 import { type TurnCounted, backlog, countSent } from './turn.ts';
 import { handshakeOf } from './web.ts';
@@ -33,9 +34,6 @@ class DenoPeer implements WsPeer, TurnCounted {
   }
 }
 
-/** The reason Deno's idleTimeout closes with (ext/websocket, 1001); used to count heartbeat timeouts. */
-const IDLE_TIMEOUT_REASON = 'No response from ping frame.';
-
 /**
  * Deno 2.9's `idleTimeout` (seconds) measures silence from the peer: every frame received (text,
  * binary, pong) restarts it. After idleTimeout/2 s of silence Deno sends a ping; if nothing arrives
@@ -68,7 +66,7 @@ export async function serveWs(relay: Relay, req: Request, url: URL): Promise<Res
     else session.onBinary();
   };
   socket.onclose = (event) => {
-    if (!session.closed && event.code === 1001 && event.reason === IDLE_TIMEOUT_REASON) relay.metrics.heartbeatTimeouts++;
+    if (!session.closed && event.code === CloseCode.heartbeatTimeout && event.reason === HEARTBEAT_TIMEOUT_REASON) relay.metrics.heartbeatTimeouts++;
     session.onClose();
   };
   // Deno fires `error` just before `close` (idle timeout, protocol errors); `close` does the work.

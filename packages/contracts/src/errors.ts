@@ -52,12 +52,21 @@ export const CloseCode = {
   goingAway: 1001,
   /** A frame over MAX_MESSAGE_BYTES. */
   messageTooBig: 1009,
-  /** The peer stopped answering heartbeats. Usually seen by the peer as 1006 (no close frame). */
-  heartbeatTimeout: 4000,
+  /**
+   * The peer stopped answering heartbeats: going away with HEARTBEAT_TIMEOUT_REASON, then the
+   * connection is dropped (a dead peer sees nothing). 1001 because Deno's own idleTimeout, the
+   * liveness mechanism there, closes with it; every runtime does the same.
+   */
+  heartbeatTimeout: 1001,
   /** The connection fell too far behind (send buffer over its bound); reconnect and resume. */
   slowConsumer: 4008,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** The close reason of a heartbeat timeout (Deno's wording, which the other runtimes match). */
+export const HEARTBEAT_TIMEOUT_REASON = 'No response from ping frame.';
+/** The close reason of a graceful shutdown. */
+export const SHUTDOWN_REASON = 'server shutting down';
 
 /** Cannot-resume signal codes (SSE `event: reset`, WS `reset` frame, long-poll `reset`). */
 export const ResetCode = z.enum(['history_unavailable']).describe('Why replay is incomplete');

@@ -7,7 +7,9 @@ import { z } from 'zod';
 export const TopicName = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'topic must be 1-128 characters of A-Z a-z 0-9 _ . : -')
-  .describe('Topic name: 1-128 characters of A-Z a-z 0-9 _ . : -');
+  // URL parsers collapse `.` and `..` path segments, so /v1/topics/../events could never reach them.
+  .refine((t) => t !== '.' && t !== '..', { message: 'topic must not be "." or ".."' })
+  .describe('Topic name: 1-128 characters of A-Z a-z 0-9 _ . : -, not "." or ".."');
 
 /** Event types that the protocol itself uses on the SSE stream; applications may not publish them. */
 export const RESERVED_EVENT_TYPES = ['reset', 'message', 'error'] as const;

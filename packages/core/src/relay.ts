@@ -1,4 +1,7 @@
 import {
+  CloseCode,
+  HEARTBEAT_TIMEOUT_REASON,
+  SHUTDOWN_REASON,
   type Broker,
   type Config,
   type Fanout,
@@ -182,6 +185,8 @@ export class Relay {
       if (!peer.ping) continue;
       if (!session.alive) {
         this.metrics.heartbeatTimeouts++;
+        // The close frame tells a half-alive peer why; terminate frees the socket without waiting for it.
+        peer.close(CloseCode.heartbeatTimeout, HEARTBEAT_TIMEOUT_REASON);
         peer.terminate();
         session.onClose();
         continue;
@@ -198,7 +203,7 @@ export class Relay {
     for (const session of [...this.sessions]) {
       if (session.transport === 'sse') session.end();
       else {
-        session.peer.close(1001, 'server shutting down');
+        session.peer.close(CloseCode.goingAway, SHUTDOWN_REASON);
         session.onClose();
       }
     }
