@@ -339,7 +339,7 @@ describe('backoff across attempts', () => {
       url: 'http://relay.test',
       transport: 'sse',
       topics: ['t'],
-      healthyMs: 60,
+      healthyMs: 50,
       backoff: { baseMs: 8 },
       random: () => 1,
       fetch: async () => {
@@ -347,7 +347,7 @@ describe('backoff across attempts', () => {
         if (n <= 3) throw new TypeError('fetch failed');
         const s = sseStream();
         s.write(`: ${SSE_OPEN_COMMENT}\n\n`);
-        if (n === 4) setTimeout(() => s.end(), 100); // open long enough to count as healthy
+        if (n === 4) setTimeout(() => s.end(), 400); // open long enough to count as healthy
         return s.response;
       },
     });
