@@ -21,6 +21,8 @@ export interface Profile {
   churnConcurrencyPerWorker: number;
   /** Longest wait for the 1-minute load average to fall below 0.7 before a block of measurements. */
   loadGateMs: number;
+  /** The same, before the first block of the run. */
+  firstGateMs: number;
   /** Build Centrifugo with go install when it is not cached yet. */
   buildCentrifugo: boolean;
   maxLifetimeMs: number;
@@ -45,6 +47,7 @@ export const PROFILES: Record<'quick' | 'full', Profile> = {
     churnS: 2,
     churnConcurrencyPerWorker: 8,
     loadGateMs: 0,
+    firstGateMs: 0,
     buildCentrifugo: false,
     maxLifetimeMs: 20 * 60_000,
   },
@@ -53,19 +56,20 @@ export const PROFILES: Record<'quick' | 'full', Profile> = {
     workers: 4,
     connections: 10_000,
     maxConnections: 19_500,
-    latencyEvents: 12,
+    latencyEvents: 10,
     latencyRate: 1,
-    cpuEvents: 30,
+    cpuEvents: 25,
     cpuRate: 5,
     holdS: 5,
     settleMs: 2500,
     repeats: 3,
-    throughputS: 6,
+    throughputS: 5,
     throughputConnsPerWorker: 4,
     throughputSubscribers: 100,
-    churnS: 6,
+    churnS: 5,
     churnConcurrencyPerWorker: 32,
-    loadGateMs: 30_000,
+    loadGateMs: 20_000,
+    firstGateMs: 90_000,
     buildCentrifugo: true,
     maxLifetimeMs: 90 * 60_000,
   },
