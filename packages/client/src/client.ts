@@ -503,7 +503,8 @@ export class RelayClient<E extends EventMap = EventMap> {
         this.teardown(new RelayKitError('network', `connection lost before the ack: ${error.message}`));
         if (this.stopped || this.paused) return;
         if (error.code === 'unauthorized' || error.code === 'forbidden' || error.status === 400) this.emit('error', error);
-        if (!wasOpen) {
+        // An HTTP answer (401, 403, 503...) means this transport reached the server: switching would not help.
+        if (!wasOpen && error.status === undefined) {
           const before = this.selector.current;
           const { switched } = this.selector.failedBeforeOpen(kind, error.message);
           if (this.selector.current !== before) this.emit('transport', { transport: this.selector.current, reason: this.selector.reason });

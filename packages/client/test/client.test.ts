@@ -362,3 +362,20 @@ describe('backoff across attempts', () => {
     ]);
   });
 });
+
+test('auto: a refusal by the server (401) is reported, not taken for a broken transport', async () => {
+  const c = make({
+    url: 'http://relay.test',
+    topics: ['t'],
+    backoff: { baseMs: 5 },
+    fetch: async () => json({ error: { code: 'unauthorized', message: 'missing or invalid token' } }, 401),
+  });
+  const errors: string[] = [];
+  c.on('error', (e) => errors.push(e.code));
+  const changes: string[] = [];
+  c.on('transport', (t) => changes.push(t.transport));
+  await until(() => errors.length >= 2);
+  expect(errors[0]).toBe('unauthorized');
+  expect(changes).toEqual([]);
+  expect(c.transport).toBe('sse');
+});
