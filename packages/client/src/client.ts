@@ -309,7 +309,7 @@ export class RelayClient<E extends EventMap = EventMap> {
   pause(): void {
     if (this.stopped || this.paused) return;
     this.paused = true;
-    this.teardown(new RelayKitError('closed', 'paused'));
+    this.teardown(new RelayKitError('network', 'paused before the ack')); // retried over HTTP
     this.setState('paused', { reason: 'paused' });
   }
 
