@@ -128,6 +128,32 @@ describe.each(RUNTIMES)('demo page in Chromium against %s', (runtime: Runtime) =
     }
   });
 
+  test('pause while hidden: the page disconnects, and on becoming visible replays what it missed', async () => {
+    const page = await context.newPage();
+    const setVisibility = (state: 'hidden' | 'visible') =>
+      page.evaluate((value) => {
+        Object.defineProperty(document, 'visibilityState', { value, configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+    try {
+      await page.goto(`${base}/?transport=ws&topics=vis&pauseHidden=1`);
+      await until('visibility page open', async () => (await stateOf(page)) === 'open');
+      const before = await publish(server.url, 'vis', 'x', 0);
+      await until('first event', async () => (await receivedOn(page, 'vis')).includes(before));
+      await setVisibility('hidden');
+      expect(await stateOf(page)).toBe('paused');
+      const missed = [await publish(server.url, 'vis', 'x', 1), await publish(server.url, 'vis', 'x', 2)];
+      await sleep(200);
+      expect(await receivedOn(page, 'vis')).toEqual([before]);
+      await setVisibility('visible');
+      await until('replayed after becoming visible', async () => (await receivedOn(page, 'vis')).length === 3);
+      expect(await receivedOn(page, 'vis')).toEqual([before, ...missed]);
+      expect(await stateOf(page)).toBe('open');
+    } finally {
+      await page.close();
+    }
+  });
+
   test('cutting the connection while publishing goes on loses nothing and duplicates nothing', async () => {
     const published: string[] = [];
     let cuts = 0;
