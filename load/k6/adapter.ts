@@ -1,14 +1,14 @@
 /**
  * The k6 side of the scenario interface (load/scenarios/env.ts): WebSockets through
- * k6/websockets (many per VU), SSE through xk6-sse (blocks the VU: one stream per VU), publishes
- * through http.asyncRequest, metrics through k6/metrics, timers through k6/timers. This thin
- * adapter is the only k6-specific code; the scenarios are the ones the project's driver runs.
+ * k6/websockets (many per VU), publishes through http.asyncRequest, metrics through k6/metrics,
+ * timers through k6/timers; SSE through xk6-sse, passed in from ./sse.ts (blocks the VU: one stream
+ * per VU) so that the WebSocket scripts run on a stock k6. This thin adapter is the only
+ * k6-specific code; the scenarios are the ones the project's driver runs.
  */
 import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
 import { clearTimeout, setTimeout } from 'k6/timers';
 import { WebSocket } from 'k6/websockets';
-import sse from 'k6/x/sse';
 import { type Conn, type HttpRequest, type LoadEnv, M, type SseHandlers, type WsHandlers } from '../scenarios/env.ts';
 
 const TRENDS = new Set<string>([M.connectMs, M.deliverMs, M.publishMs, M.churnMs]);
@@ -22,7 +22,10 @@ for (const name of Object.values(M)) {
 
 const never = new Promise<void>(() => {});
 
-export function k6Env(tags: Record<string, string> = {}): LoadEnv {
+/** Opens an SSE stream (see ./sse.ts); absent on a stock k6. */
+export type SseOpener = (url: string, h: SseHandlers, options: { closeAfterMs: number }, tags: Record<string, string>) => Conn;
+
+export function k6Env(tags: Record<string, string> = {}, openSse?: SseOpener): LoadEnv {
   return {
     name: 'k6',
     now: () => Date.now(),
@@ -51,33 +54,9 @@ export function k6Env(tags: Record<string, string> = {}): LoadEnv {
       };
     },
 
-    openSse(url: string, h: SseHandlers, { closeAfterMs }): Conn {
-      // sse.open blocks until the stream closes; k6 timers do not run meanwhile, so the deadline
-      // is checked whenever an event arrives.
-      const deadline = Date.now() + closeAfterMs;
-      let client: { close(): void } | undefined;
-      let closed = false;
-      const conn: Conn = {
-        send: () => {
-          throw new Error('an SSE stream is receive-only');
-        },
-        close: () => {
-          closed = true;
-          client?.close();
-        },
-      };
-      const response = sse.open(url, { method: 'GET', headers: { accept: 'text/event-stream' }, tags }, (c) => {
-        client = c;
-        c.on('open', () => h.onOpen?.(conn));
-        c.on('event', (event) => {
-          h.onEvent(event.name || 'message', event.data, conn);
-          if (!closed && Date.now() >= deadline) conn.close();
-        });
-        c.on('error', (error) => h.onError?.(error.error()));
-      });
-      if (!response || response.status !== 200) h.onError?.(`status ${response?.status}`);
-      h.onClose?.();
-      return conn;
+    openSse(url: string, h: SseHandlers, options: { closeAfterMs: number }): Conn {
+      if (!openSse) throw new Error('SSE needs a k6 built with xk6-sse and a script that imports ./sse.ts');
+      return openSse(url, h, options, tags);
     },
 
     async post(request: HttpRequest): Promise<number> {

@@ -11,6 +11,7 @@ import type { Options } from 'k6/options';
 import { sleep } from '../scenarios/env.ts';
 import { subscribers } from '../scenarios/subscribers.ts';
 import { k6Env } from './adapter.ts';
+import { xk6Sse } from './sse.ts';
 import { BASE_URL, ERROR_THRESHOLDS, TAGS, num, rampDelayMs, summary } from './common.ts';
 
 const CONNECTIONS = num('CONNECTIONS', 10_000);
@@ -26,7 +27,7 @@ export const options: Options = {
 };
 
 export default async function () {
-  const env = k6Env(TAGS);
+  const env = k6Env(TAGS, xk6Sse);
   await sleep(env, rampDelayMs(CONNECTIONS, RAMP_S));
   await subscribers(env, {
     base: BASE_URL,

@@ -479,6 +479,9 @@ async function main(): Promise<number> {
     } else available.push(def);
     run.targets.push(target);
   }
+  const pins: Record<string, RegExp> = { node: /^Node v24\./, bun: /^Bun 1\.4\./, deno: /^Deno 2\.9\./ };
+  for (const [rt, re] of Object.entries(pins))
+    if (!re.test(versions[rt]?.version ?? '')) run.errors.push(`${rt} is ${versions[rt]?.version}, not the pinned ${re.source.replace(/\\/g, '')}x`);
   save();
   const pool = await WorkerPool.start(profile.workers, profile.maxLifetimeMs);
   const hardStop = setTimeout(() => {
