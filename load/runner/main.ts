@@ -219,10 +219,12 @@ function safeCpu(pid: number): number {
   }
 }
 
+let currentServer: RunningServer | undefined;
+
 async function withServer<T>(def: TargetDef, pool: WorkerPool, fn: (ctx: Ctx) => Promise<T>): Promise<T | undefined> {
   let server: RunningServer;
   try {
-    server = await startServer(def);
+    server = currentServer = await startServer(def);
   } catch (error) {
     const msg = `${def.id}: ${String((error as Error).message ?? error).slice(0, 1500)}`;
     log(`ERROR ${msg}`);
@@ -243,9 +245,32 @@ async function withServer<T>(def: TargetDef, pool: WorkerPool, fn: (ctx: Ctx) =>
   } finally {
     sampler.stop();
     await server.stop();
+    currentServer = undefined;
     save();
   }
 }
+
+// Interrupted (Ctrl-C, SIGTERM): stop the server under test, keep what was measured, render it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => {
+    log(`${signal}: stopping; the report shows what was measured so far`);
+    run.errors.push(`run interrupted by ${signal} after ${clock()}; measurements after that point are missing`);
+    if (currentServer) {
+      try {
+        process.kill(currentServer.pid, 'SIGKILL');
+      } catch {}
+    }
+    save();
+    const dir = args.docs ? join(ROOT, 'docs') : join(outDir, `report-${profile.name}`);
+    mkdirSync(dir, { recursive: true });
+    if (args.docs) writeFileSync(join(dir, 'load-report.json'), JSON.stringify(run, null, 1));
+    try {
+      log(`report: ${renderReport(run, dir, 'load-report.md')}`);
+    } catch (error) {
+      console.error(error);
+    }
+    process.exit(130);
+  });
 
 // ---- suites ------------------------------------------------------------------------------------
 
@@ -369,7 +394,7 @@ async function scaleSuite(def: TargetDef, pool: WorkerPool, transport: Transport
       connFigures.kbPerConnAtMax = round((rss2 - rssIdle) / Math.max(1, connFigures.maxConnected), 2);
       connFigures.heldS = profile.holdS;
       log(`  ${connFigures.maxConnected}/${profile.maxConnections} held ${profile.holdS} s; ${connFigures.kbPerConnAtMax} KB/connection`);
-      await latencyPhase(ctx, transport, repeat, connFigures.maxConnected, Math.max(3, Math.round(profile.latencyEvents / 3)));
+      await latencyPhase(ctx, transport, repeat, connFigures.maxConnected, Math.min(3, profile.latencyEvents));
     }
     for (const r of runs) r.stop();
     await Promise.race([Promise.allSettled(runs.map((r) => r.done)), sleep(30_000)]);
