@@ -347,7 +347,8 @@ async function scaleSuite(def: TargetDef, pool: WorkerPool, transport: Transport
     };
     log(`  ${connected1}/${n1} connected in ${round(rampS, 1)} s; ${connFigures.kbPerConn} KB/connection`);
 
-    if (first) await latencyPhase(ctx, transport, repeat, connected1, profile.latencyEvents);
+    // Latency at N in every repeat (the report takes the median p99), fewer events after the first.
+    await latencyPhase(ctx, transport, repeat, connected1, first ? profile.latencyEvents : Math.min(5, profile.latencyEvents));
 
     {
       const c0 = { started: Date.now(), cpu0: safeCpu(pid), driverCpuUs0: ctx.driverCpuUs, load: loadavg1() };
