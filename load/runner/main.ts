@@ -21,6 +21,7 @@ import { Sampler, cpuMs, loadavg1 } from './proc.ts';
 import { percentile, round, sortNumbers } from './stats.ts';
 import { CENTRIFUGO_BIN, LOAD_DIR, ROOT, type RunningServer, type TargetDef, runtimeVersions, startServer, targetDefs } from './targets.ts';
 import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { renderReport } from '../report/render.ts';
 
 const { values: args } = parseArgs({
@@ -505,6 +506,11 @@ async function main(): Promise<number> {
     } else available.push(def);
     run.targets.push(target);
   }
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'apps', 'packages/core', 'packages/contracts'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    run.notes.push(`Servers measured from commit ${head}${dirty ? ` plus uncommitted changes in the working tree (${dirty.split('\n').length} files under apps/ and packages/)` : ''}.`);
+  } catch {}
   const pins: Record<string, RegExp> = { node: /^Node v24\./, bun: /^Bun 1\.4\./, deno: /^Deno 2\.9\./ };
   for (const [rt, re] of Object.entries(pins))
     if (!re.test(versions[rt]?.version ?? '')) run.errors.push(`${rt} is ${versions[rt]?.version}, not the pinned ${re.source.replace(/\\/g, '')}x`);
