@@ -63,6 +63,11 @@ export function openSse(ctx: TransportContext): Transport {
         lastKeepalive = now;
       }
     },
+    // A fresh stream announces its starting position as a bare id: resume from it if it drops
+    // before the first event (baseline never moves an id the client already holds).
+    onId(id) {
+      ctx.resume.baseline(id);
+    },
     onEvent(message) {
       ctx.hooks.activity();
       handleMessage(ctx, message.event, message.id, message.data);

@@ -33,6 +33,16 @@ export function encodeSseEvent({ id, event, data }: SseEventFields): string {
   return `${out}\n`;
 }
 
+/**
+ * An `id:` field alone: clients set their last event id and dispatch nothing (the spec skips
+ * events with no data). Announces a fresh stream's position, so a drop before its first event
+ * still resumes from there.
+ */
+export function encodeSseId(id: string): string {
+  assertSingleLine('id', id);
+  return `id: ${id}\n\n`;
+}
+
 /** A comment line: ignored by clients, keeps intermediaries and idle timers from closing the stream. */
 export function encodeSseComment(text: string): string {
   return text

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
-import { encodeEvent, encodeSseComment, encodeSseEvent, encodeSseReset, encodeSseRetry } from '../src/index.js';
+import { encodeEvent, encodeSseComment, encodeSseEvent, encodeSseId, encodeSseReset, encodeSseRetry } from '../src/index.js';
 
 function parseAll(text: string) {
   const events: EventSourceMessage[] = [];
@@ -55,6 +55,14 @@ describe('SSE codec', () => {
         expect(encoded.sse).toBe(encoded.sse); // encoded once, then shared
       }),
     );
+  });
+
+  it('encodes a bare id that sets the last event id and dispatches nothing', () => {
+    let lastId: string | undefined;
+    const parser = createParser({ onEvent: () => expect.unreachable(), onId: (id) => (lastId = id) });
+    parser.feed(encodeSseId('e1-7'));
+    expect(lastId).toBe('e1-7');
+    expect(() => encodeSseId('a\nb')).toThrow(/CR or LF/);
   });
 
   it('encodes the reset signal with the position as id', () => {

@@ -1,4 +1,4 @@
-import { type EncodedEvent, type SendResult, encodeSseReset } from '@relaykit/contracts';
+import { type EncodedEvent, type SendResult, encodeSseId, encodeSseReset } from '@relaykit/contracts';
 import type { Relay } from './relay.js';
 
 const utf8 = new TextEncoder();
@@ -38,6 +38,8 @@ export class SseSession {
       return;
     }
     if (!outcome) return;
+    // A fresh stream announces where it starts; a resumed one keeps the client's id until its replay.
+    if (this.lastEventId === undefined) sink.write(utf8.encode(encodeSseId(outcome.position)));
     if (outcome.resetTopics.length > 0) {
       const reset = encodeSseReset(outcome.position, { code: 'history_unavailable', topics: outcome.resetTopics });
       sink.write(utf8.encode(reset));

@@ -46,7 +46,7 @@ function cutAfter(blocks: number, onRequest: (headers: Headers) => void) {
           for (const part of parts) {
             if (seen >= blocks) break;
             out += `${part}\n\n`;
-            if (/^id:/m.test(part)) seen++;
+            if (/^data:/m.test(part)) seen++; // count dispatched events, not bare id: lines
           }
           controller.enqueue(new TextEncoder().encode(out));
           if (seen >= blocks) controller.terminate();

@@ -128,4 +128,24 @@ describe('sse', () => {
     expect(fromSse).toEqual(fromWs);
     await Promise.all([stream.close(), ws.close()]);
   });
+  it('SSE-011 MUST announce a fresh stream\'s position with a bare id: line, from which a resume loses nothing', async () => {
+    const topic = uniqueTopic('position');
+    const fresh = await SseStream.open([topic]);
+    const announced = await fresh.items.until(() => /\nid: ?[^\n]+\n\n/.test(fresh.raw), 'an id: line').then(
+      () => /\nid: ?([^\n]+)\n\n/.exec(fresh.raw)![1]!,
+    );
+    // After the opening comment and retry hint, and dispatching no event (no data: of its own).
+    expect(fresh.raw.indexOf('retry:')).toBeLessThan(fresh.raw.indexOf(`id: ${announced}`));
+    expect(fresh.events()).toHaveLength(0);
+    // The stream drops before its first event; what was published meanwhile is replayed on resume.
+    await fresh.close();
+    const { body } = await publish(topic, 'x', 'missed');
+    const resumed = await SseStream.open([topic], { lastEventId: announced });
+    const [missed] = await resumed.waitEnvelopes(1);
+    expect(missed!.id).toBe(body.id);
+    expect(resumed.events().filter((e) => e.event === 'reset')).toHaveLength(0);
+    // A resumed stream keeps the client's id: no announcement that could skip its replay.
+    expect(/\nid: ?([^\n]+)\n/.exec(resumed.raw)![1], 'the first id: on the resumed stream').toBe(body.id);
+    await resumed.close();
+  });
 });
