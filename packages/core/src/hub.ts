@@ -13,22 +13,25 @@ export interface TopicHolder extends Subscriber {
   readonly closed: boolean;
 }
 
-/** What a join tells the connection, in the order the connection must send it. */
+/** What a join hands over, in the order the connection must send it before going live. */
 export interface JoinOutcome {
   /** The broker position when the join took effect (the SSE reset's `id:`, the poll cursor). */
   position: string;
   /** Topics whose history no longer reaches back to the requested id. */
   resetTopics: string[];
-  /** Replayed then buffered events, oldest first, without duplicates: deliver before going live. */
+  /** Replayed then buffered events, oldest first, without duplicates. */
   backlog: EncodedEvent[];
 }
 
-interface PendingJoin<S> {
-  subscriber: S;
-  topics: Set<string>;
+/**
+ * Sends a join's outcome and returns the topics to take live (those still wanted: a topic left
+ * while the join was pending is not). Runs synchronously, in the turn that goes live.
+ */
+export type Handover = (outcome: JoinOutcome) => readonly string[];
+
+interface PendingJoin {
+  topics: ReadonlySet<string>;
   buffer: EncodedEvent[];
-  /** join() has answered; live events still buffer here until goLive() (the caller's next microtask may come late). */
-  answered: boolean;
 }
 
 interface Watch {
@@ -44,8 +47,7 @@ interface Watch {
  */
 export class Hub<S extends TopicHolder = TopicHolder> {
   private readonly watches = new Map<string, Watch>();
-  private readonly pending = new Set<PendingJoin<S>>();
-  private readonly answered = new WeakMap<JoinOutcome, PendingJoin<S>>();
+  private readonly pending = new Set<PendingJoin>();
 
   constructor(
     readonly broker: Broker,
@@ -68,17 +70,14 @@ export class Hub<S extends TopicHolder = TopicHolder> {
   }
 
   /**
-   * Prepares `subscriber` to receive `topics` (which it must not hold yet). The caller sends what the
-   * outcome says, synchronously, then calls `goLive` with the outcome. Returns undefined if the subscriber
-   * closed meanwhile. Leaving a topic while its join is pending is done with `leave`, as for a live one.
-   * If the broker fails, the topics are released and the error is thrown.
-   *
-   * Events routed after the answer but before `goLive` (other connections' microtasks can run in
-   * between: on Deno several sockets' messages are dispatched in one microtask checkpoint) stay
-   * buffered and are delivered by `goLive`, so the handover has no gap whatever runs in between.
+   * Subscribes `subscriber` to `topics` (which it must not hold yet). Once the broker has answered,
+   * `handover` sends the outcome and the topics it returns join the fan-out in the same synchronous
+   * turn, so no event can fall between history and live. Leaving a topic while its join is pending
+   * is done with `leave`, as for a live one. Returns false if the subscriber closed meanwhile; if
+   * the broker fails, the topics are released and the error is thrown.
    */
-  async join(subscriber: S, topics: readonly string[], lastEventId?: string): Promise<JoinOutcome | undefined> {
-    const join: PendingJoin<S> = { subscriber, topics: new Set(topics), buffer: [], answered: false };
+  async join(subscriber: S, topics: readonly string[], lastEventId: string | undefined, handover: Handover): Promise<boolean> {
+    const join: PendingJoin = { topics: new Set(topics), buffer: [] };
     this.pending.add(join);
     let position: string;
     let replayed: Envelope[] = [];
@@ -92,15 +91,13 @@ export class Hub<S extends TopicHolder = TopicHolder> {
         resetTopics = replay.resetTopics;
       }
     } catch (error) {
-      this.pending.delete(join);
       for (const topic of topics) this.release(topic);
       throw error;
+    } finally {
+      this.pending.delete(join);
     }
     // A subscriber that closed meanwhile already released its topics through leave().
-    if (subscriber.closed) {
-      this.pending.delete(join);
-      return undefined;
-    }
+    if (subscriber.closed) return false;
     const backlog = replayed.map(encodeEvent);
     let newest = replayed.length > 0 ? replayed[replayed.length - 1]!.id : undefined;
     for (const event of join.buffer) {
@@ -108,45 +105,13 @@ export class Hub<S extends TopicHolder = TopicHolder> {
       backlog.push(event);
       newest = event.envelope.id;
     }
-    // Keep buffering (newer events only from here) until goLive() or leave() ends the handover.
-    join.buffer = [];
-    join.answered = true;
-    const outcome: JoinOutcome = { position, resetTopics, backlog };
-    this.answered.set(outcome, join);
-    return outcome;
-  }
-
-  /**
-   * Completes a join: delivers what was routed since the join answered, then the fan-out delivers
-   * live events. Pass the join's outcome; without it, the subscriber's oldest answered join is taken.
-   */
-  goLive(subscriber: S, topics: readonly string[], outcome?: JoinOutcome): void {
-    const join = outcome ? this.answered.get(outcome) : this.answeredJoinOf(subscriber);
-    if (join && this.pending.delete(join)) {
-      for (const event of join.buffer) {
-        if (!topics.includes(event.envelope.topic)) continue;
-        subscriber.deliver(event);
-        this.metrics.delivered++;
-      }
-    }
-    for (const topic of topics) this.fanout.join(topic, subscriber);
+    for (const topic of handover({ position, resetTopics, backlog })) this.fanout.join(topic, subscriber);
+    return true;
   }
 
   leave(subscriber: S, topic: string): void {
-    if (this.pending.size > 0) {
-      for (const join of this.pending) {
-        if (!join.answered || join.subscriber !== subscriber) continue;
-        join.topics.delete(topic);
-        if (join.topics.size === 0) this.pending.delete(join);
-      }
-    }
     this.fanout.leave(topic, subscriber);
     this.release(topic);
-  }
-
-  private answeredJoinOf(subscriber: S): PendingJoin<S> | undefined {
-    for (const join of this.pending) if (join.answered && join.subscriber === subscriber) return join;
-    return undefined;
   }
 
   private retain(topic: string): Promise<void> {

@@ -1,5 +1,5 @@
 export { Relay, type RelayOptions, type HandshakeRequest } from './relay.js';
-export { Hub, type TopicHolder, type JoinOutcome } from './hub.js';
+export { Hub, type TopicHolder, type JoinOutcome, type Handover } from './hub.js';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.js';
 export { SetFanout } from './set-fanout.js';
 export { Metrics } from './metrics.js';

@@ -1,4 +1,4 @@
-import type { EncodedEvent, Envelope, PollResponse, SendResult } from '@relaykit/contracts';
+import type { EncodedEvent, Envelope, PollResponse, ResetSignal, SendResult } from '@relaykit/contracts';
 import type { Relay } from './relay.js';
 
 /**
@@ -23,15 +23,15 @@ export class PollWaiter {
   }
 
   async run(after: string | undefined, waitMs: number, signal: AbortSignal): Promise<PollResponse> {
-    const { hub } = this.relay;
-    const outcome = await hub.join(this, [this.topic], after);
-    if (!outcome) return { events: [], cursor: after ?? this.relay.broker.position() };
-    for (const event of outcome.backlog) this.events.push(event.envelope);
-    const reset = outcome.resetTopics.length > 0;
-    if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted) {
-      hub.goLive(this, [this.topic], outcome);
-    }
-    // goLive() may already have delivered events routed while the join was answering.
+    let reset: ResetSignal | undefined;
+    let position = after ?? this.relay.broker.position();
+    await this.relay.hub.join(this, [this.topic], after, (outcome) => {
+      position = outcome.position;
+      if (outcome.resetTopics.length > 0) reset = { code: 'history_unavailable', topics: outcome.resetTopics };
+      for (const event of outcome.backlog) this.events.push(event.envelope);
+      const wait = this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted;
+      return wait ? [this.topic] : [];
+    });
     if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
@@ -46,10 +46,8 @@ export class PollWaiter {
     }
     this.close();
     const last = this.events[this.events.length - 1];
-    const cursor = last?.id ?? (reset ? outcome.position : (after ?? outcome.position));
-    return reset
-      ? { events: this.events, cursor, reset: { code: 'history_unavailable', topics: outcome.resetTopics } }
-      : { events: this.events, cursor };
+    const cursor = last?.id ?? (reset || after === undefined ? position : after);
+    return reset ? { events: this.events, cursor, reset } : { events: this.events, cursor };
   }
 
   close(): void {

@@ -29,23 +29,20 @@ export class SseSession {
   async start(sink: SseSink): Promise<void> {
     this.sink = sink;
     sink.write(this.relay.ssePreamble);
-    let outcome;
     try {
-      outcome = await this.relay.hub.join(this, this.topics, this.lastEventId);
+      await this.relay.hub.join(this, this.topics, this.lastEventId, ({ position, resetTopics, backlog }) => {
+        // A fresh stream announces where it starts; a resumed one keeps the client's id until its replay.
+        if (this.lastEventId === undefined) sink.write(utf8.encode(encodeSseId(position)));
+        if (resetTopics.length > 0) {
+          sink.write(utf8.encode(encodeSseReset(position, { code: 'history_unavailable', topics: resetTopics })));
+        }
+        for (const event of backlog) this.deliver(event);
+        return this.closed ? [] : this.topics;
+      });
     } catch (error) {
       console.error('relaykit: broker failed while opening an SSE stream', error);
       this.end();
-      return;
     }
-    if (!outcome) return;
-    // A fresh stream announces where it starts; a resumed one keeps the client's id until its replay.
-    if (this.lastEventId === undefined) sink.write(utf8.encode(encodeSseId(outcome.position)));
-    if (outcome.resetTopics.length > 0) {
-      const reset = encodeSseReset(outcome.position, { code: 'history_unavailable', topics: outcome.resetTopics });
-      sink.write(utf8.encode(reset));
-    }
-    for (const event of outcome.backlog) this.deliver(event);
-    if (!this.closed) this.relay.hub.goLive(this, this.topics, outcome);
   }
 
   deliver(event: EncodedEvent): SendResult {

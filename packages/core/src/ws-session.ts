@@ -160,23 +160,19 @@ export class WsSession<P extends WsPeer = WsPeer> {
     }
     if (this.closed) return;
     for (const topic of fresh) this.topics.add(topic);
-    let outcome;
     try {
-      outcome = await this.relay.hub.join(this, fresh, frame.lastEventId);
+      await this.relay.hub.join(this, fresh, frame.lastEventId, ({ position, resetTopics, backlog }) => {
+        this.send(frame.ref === undefined ? { type: 'subscribed', topics: frame.topics } : { type: 'subscribed', topics: frame.topics, ref: frame.ref });
+        // Topics unsubscribed while the join was pending were released by leave(); send nothing for them.
+        const reset = resetTopics.filter((topic) => this.topics.has(topic));
+        if (reset.length > 0) this.send({ type: 'reset', code: 'history_unavailable', topics: reset, position });
+        for (const event of backlog) if (this.topics.has(event.envelope.topic)) this.deliver(event);
+        return fresh.filter((topic) => this.topics.has(topic));
+      });
     } catch (error) {
       for (const topic of fresh) this.topics.delete(topic);
       throw error;
     }
-    if (!outcome) return;
-    // Topics unsubscribed while the join was pending were released by leave(); send nothing for them.
-    const wanted = fresh.filter((topic) => this.topics.has(topic));
-    this.send(frame.ref === undefined ? { type: 'subscribed', topics: frame.topics } : { type: 'subscribed', topics: frame.topics, ref: frame.ref });
-    const resetTopics = outcome.resetTopics.filter((topic) => this.topics.has(topic));
-    if (resetTopics.length > 0) {
-      this.send({ type: 'reset', code: 'history_unavailable', topics: resetTopics, position: outcome.position });
-    }
-    for (const event of outcome.backlog) if (this.topics.has(event.envelope.topic)) this.deliver(event);
-    this.relay.hub.goLive(this, wanted, outcome);
   }
 
   private unsubscribe(frame: UnsubscribeFrame): void {

@@ -7,7 +7,7 @@ import {
 } from '@relaykit/contracts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Hub, MemoryBroker, Metrics, SetFanout, type TopicHolder } from '../src/index.js';
+import { Hub, type JoinOutcome, MemoryBroker, Metrics, SetFanout, type TopicHolder } from '../src/index.js';
 
 /**
  * A broker whose watch and replay answer after a delay, as a networked broker would: replay reads
@@ -40,6 +40,12 @@ class Recorder implements TopicHolder {
 
 const input: PublishInput = { type: 't', data: null };
 
+/** The handover a connection makes: deliver the backlog, then take these topics live. */
+const takeLive = (sub: Recorder, topics: string[]) => (outcome: JoinOutcome) => {
+  for (const event of outcome.backlog) sub.deliver(event);
+  return topics;
+};
+
 describe('Hub join: history to live with no gap and no duplicate', () => {
   it('holds for any interleaving of publishes with a slow watch and replay', async () => {
     await fc.assert(
@@ -55,16 +61,14 @@ describe('Hub join: history to live with no gap and no duplicate', () => {
           for (let i = 0; i < 2; i++) await broker.publish('a', input); // missed while away
           broker.delays = [...delays];
           const sub = new Recorder();
-          const joining = hub.join(sub, ['a'], resumeFrom);
+          const joining = hub.join(sub, ['a'], resumeFrom, takeLive(sub, ['a']));
           const publishing = (async () => {
             for (let i = 0; i < during; i++) {
               await broker.publish('a', input);
               await new Promise((r) => setTimeout(r, 1));
             }
           })();
-          const outcome = await joining;
-          for (const event of outcome!.backlog) sub.deliver(event);
-          hub.goLive(sub, ['a']);
+          expect(await joining).toBe(true);
           await publishing;
           await broker.publish('a', input);
           const expected = [];
@@ -76,29 +80,29 @@ describe('Hub join: history to live with no gap and no duplicate', () => {
     );
   });
 
-  it('delivers events routed after the join answered but before goLive (another microtask ran first)', async () => {
+  it('is live by the time the join resolves: a publish in the very next microtask is delivered', async () => {
     const broker = new MemoryBroker({ historySize: 10, epoch: 'e1' });
     const metrics = new Metrics(() => 0);
     const hub = new Hub(broker, new SetFanout<Recorder>(), metrics);
     await broker.publish('a', input);
     const sub = new Recorder();
-    const joining = hub.join(sub, ['a'], 'e1-0');
-    // Registered first, so it runs between the answer and the caller's continuation.
+    const joining = hub.join(sub, ['a'], 'e1-0', takeLive(sub, ['a']));
+    // Registered first, so it runs before anything else awaiting the join.
     const racing = joining.then(() => broker.publish('a', input));
-    const outcome = await joining;
-    for (const event of outcome!.backlog) sub.deliver(event);
-    hub.goLive(sub, ['a'], outcome);
+    await joining;
     await racing;
     await broker.publish('a', input);
     expect(sub.seen).toEqual(['e1-1', 'e1-2', 'e1-3']);
     expect(metrics.delivered).toBe(2);
   });
 
-  it('ends an answered join on leave, so a subscriber that never goes live buffers nothing', async () => {
+  it('leaves nothing pending when the handover takes no topic live', async () => {
     const broker = new MemoryBroker({ historySize: 10, epoch: 'e1' });
     const hub = new Hub(broker, new SetFanout<Recorder>(), new Metrics(() => 0));
     const sub = new Recorder();
-    await hub.join(sub, ['a', 'b']);
+    await hub.join(sub, ['a', 'b'], undefined, () => []);
+    await broker.publish('a', input);
+    expect(sub.seen).toEqual([]);
     hub.leave(sub, 'a');
     hub.leave(sub, 'b');
     expect((hub as unknown as { pending: Set<unknown> }).pending.size).toBe(0);
@@ -110,10 +114,7 @@ describe('Hub join: history to live with no gap and no duplicate', () => {
     const metrics = new Metrics(() => 0);
     const hub = new Hub(broker, new SetFanout<Recorder>(), metrics);
     const [a, b] = [new Recorder(), new Recorder()];
-    for (const sub of [a, b]) {
-      await hub.join(sub, ['t']);
-      hub.goLive(sub, ['t']);
-    }
+    for (const sub of [a, b]) await hub.join(sub, ['t'], undefined, takeLive(sub, ['t']));
     expect(hub.topicCount).toBe(1);
     await broker.publish('t', input);
     expect(metrics.delivered).toBe(2);
@@ -125,15 +126,15 @@ describe('Hub join: history to live with no gap and no duplicate', () => {
     expect(hub.topicCount).toBe(0);
   });
 
-  it('returns nothing for a subscriber that closed while joining', async () => {
+  it('hands nothing over to a subscriber that closed while joining', async () => {
     const broker = new SlowBroker({ historySize: 10, epoch: 'e1' });
     broker.delays = [5];
     const hub = new Hub(broker, new SetFanout<Recorder>(), new Metrics(() => 0));
     const sub = new Recorder();
-    const joining = hub.join(sub, ['t']);
+    const joining = hub.join(sub, ['t'], undefined, () => expect.unreachable());
     sub.closed = true;
     hub.leave(sub, 't');
-    expect(await joining).toBeUndefined();
+    expect(await joining).toBe(false);
     expect(hub.topicCount).toBe(0);
   });
 });
