@@ -16,7 +16,7 @@ const children = apps.map(({ name, port }) => {
   const { scripts } = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8'));
   // Each server runs in its own process group and is signalled as a group: runtime launchers from
   // npm (deno's is a Node script around the binary) do not forward signals themselves.
-  const child = spawn('/bin/sh', ['-c', scripts.start], {
+  const child = spawn('/bin/sh', ['-c', `exec ${scripts.start}`], {
     cwd: dir,
     detached: true,
     env: { ...process.env, PORT: port },
