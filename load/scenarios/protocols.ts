@@ -9,6 +9,8 @@ export interface Reaction {
   reply?: string[];
   /** Publish time carried in the event's data (`t`), when it is an event. */
   t?: number;
+  /** More events carried in the same frame (protocols that batch frames, e.g. Centrifugo). */
+  more?: Array<number | undefined>;
 }
 
 /**
@@ -129,15 +131,24 @@ export function centrifugo(apiKey: string): Protocol {
       [JSON.stringify({ id: 1, connect: {} }), ...topics.map((channel, i) => JSON.stringify({ id: i + 2, subscribe: { channel } }))].join('\n'),
     ],
     onMessage(text) {
-      if (text.startsWith('{"push"')) return { kind: 'event', t: extractT(text) };
       if (text === '{}') return { kind: 'other', reply: ['{}'] };
-      // Replies may come batched, one JSON per line.
+      if (text.startsWith('{"push"') && !text.includes('\n')) return { kind: 'event', t: extractT(text) };
+      // Under load Centrifugo batches replies, pushes and pings in one frame, one JSON per line:
+      // every ping in a batch needs its pong (else it disconnects with 3012 "no pong").
       let subscribed = false;
+      let error = false;
+      let pong = false;
+      const events: Array<number | undefined> = [];
       for (const line of text.split('\n')) {
-        if (line.includes('"error"')) return { kind: 'error' };
-        if (line.includes('"subscribe"')) subscribed = true;
+        if (line === '{}') pong = true;
+        else if (line.startsWith('{"push"')) events.push(extractT(line));
+        else if (line.includes('"error"')) error = true;
+        else if (line.includes('"subscribe"')) subscribed = true;
       }
-      return { kind: subscribed ? 'subscribed' : 'other' };
+      const reply = pong ? { reply: ['{}'] } : {};
+      if (error) return { kind: 'error', ...reply };
+      if (events.length) return { kind: 'event', t: events[0], more: events.slice(1), ...reply };
+      return { kind: subscribed ? 'subscribed' : 'other', ...reply };
     },
     publish: (base, topic, dataJson) => ({
       url: `${base}/api/publish`,

@@ -69,7 +69,10 @@ export async function subscribers(env: LoadEnv, p: SubscribersParams): Promise<v
           },
           onMessage(text) {
             const r = protocol.onMessage(text, p.topics);
-            if (r.kind === 'event') onDelivered(r.t);
+            if (r.kind === 'event') {
+              onDelivered(r.t);
+              if (r.more) for (const t of r.more) onDelivered(t);
+            }
             else if (r.kind === 'subscribed') settle(true);
             else if (r.kind === 'error') env.count(M.protocolErrors);
             if (r.reply) for (const frame of r.reply) conn.send(frame);
