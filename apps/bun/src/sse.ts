@@ -1,9 +1,6 @@
-import { SSE_HEADERS } from '@relaykit/contracts';
-import { CORS_HEADERS, type Relay, type SseSink } from '@relaykit/core';
+import { type Relay, SSE_RESPONSE_HEADERS, type SseSink } from '@relaykit/core';
 import type { Server } from 'bun';
 import { handshakeOf } from './web.ts';
-
-const HEADERS = { ...SSE_HEADERS, ...CORS_HEADERS };
 
 /**
  * `GET /v1/events`: a direct ReadableStream, Bun's leanest body (measured on Bun 1.4.5 at 2k–10k
@@ -53,5 +50,5 @@ export async function serveSse(relay: Relay, req: Request, server: Server<unknow
     // The client disconnected.
     cancel: () => session.onClose(),
   });
-  return new Response(body, { headers: HEADERS });
+  return new Response(body, { headers: SSE_RESPONSE_HEADERS });
 }

@@ -1,9 +1,6 @@
-import { SSE_HEADERS } from '@relaykit/contracts';
-import { CORS_HEADERS, type Relay, type SseSession, type SseSink } from '@relaykit/core';
+import { type Relay, SSE_RESPONSE_HEADERS, type SseSession, type SseSink } from '@relaykit/core';
 import { type TurnCounted, backlog, countSent } from './turn.ts';
 import { handshakeOf } from './web.ts';
-
-const HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, ...CORS_HEADERS };
 
 /**
  * Counted in bytes with a high-water mark of 0: every chunk goes straight to Deno's pending read,
@@ -73,5 +70,5 @@ class StreamSink implements UnderlyingDefaultSource<Uint8Array>, SseSink, TurnCo
 export async function serveSse(relay: Relay, req: Request, url: URL): Promise<Response> {
   const session = await relay.openSse(handshakeOf(req, url));
   if (session instanceof Response) return session;
-  return new Response(new ReadableStream(new StreamSink(session), STRATEGY), { headers: HEADERS });
+  return new Response(new ReadableStream(new StreamSink(session), STRATEGY), { headers: SSE_RESPONSE_HEADERS });
 }

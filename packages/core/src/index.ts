@@ -9,5 +9,5 @@ export { PollWaiter } from './poll.js';
 export { type AuthHooks, type AuthRequest, type Principal, allowAll, tokenFrom, TOKEN_COOKIE } from './auth.js';
 export { jwtAuth, type JwtAuthOptions } from './jwt-auth.js';
 export { handleHttp, type DemoAssets } from './http-api.js';
-export { RelayError, errorResponse, json, CORS_HEADERS } from './http-util.js';
+export { RelayError, errorResponse, json, CORS_HEADERS, SSE_RESPONSE_HEADERS } from './http-util.js';
 export { loadConfig } from './load-config.js';
