@@ -2,7 +2,7 @@ import { type HealthResponse, PollQuery, type PublishResponse, PublishRequest } 
 import { CORS_HEADERS, RelayError, errorResponse, json } from './http-util.js';
 import { PollWaiter } from './poll.js';
 import type { Relay } from './relay.js';
-import { checkTopic, codeForIssues, describeIssues } from './validate.js';
+import { checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
 
 /** The demo page's files, by path ("/" is the page); provided by the demo package. */
 export type DemoAssets = Readonly<Record<string, { type: string; body: string }>>;
@@ -91,7 +91,8 @@ async function publish(relay: Relay, request: Request, url: URL, topic: string):
   if (!parsed.success) throw new RelayError(codeForIssues(parsed.error.issues), describeIssues(parsed.error.issues));
   const principal = await relay.admitPublisher(request, url);
   if (!(await relay.auth.canPublish(principal, topic))) throw new RelayError('forbidden', `not allowed to publish to ${topic}`);
-  const { envelope, duplicate } = await relay.publish(topic, parsed.data);
+  const data = rawJson((raw as { data?: unknown }).data);
+  const { envelope, duplicate } = await relay.publish(topic, { ...parsed.data, data });
   const answer: PublishResponse = { id: envelope.id, duplicate };
   return json(answer, duplicate ? 200 : 201);
 }

@@ -1,4 +1,6 @@
 import { type ErrorCode, EventType, TopicName } from '@relaykit/contracts';
+
+type JsonValue = z.core.util.JSONType;
 import type { z } from 'zod';
 import { RelayError } from './http-util.js';
 
@@ -42,4 +44,13 @@ export function utf8Length(text: string): number {
     bytes += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
   }
   return bytes;
+}
+
+/**
+ * The published `data` exactly as JSON.parse made it, once the schema has accepted it. zod copies
+ * records key by key, and assigning a `__proto__` key drops it (or sets the copy's prototype), so
+ * the validated copy is not what the publisher sent.
+ */
+export function rawJson(data: unknown): JsonValue {
+  return (data ?? null) as JsonValue;
 }

@@ -13,7 +13,7 @@ import {
 import type { Principal } from './auth.js';
 import { RelayError } from './http-util.js';
 import type { Relay } from './relay.js';
-import { codeForIssues, describeIssues, utf8Length } from './validate.js';
+import { codeForIssues, describeIssues, rawJson, utf8Length } from './validate.js';
 
 /** The runtime's WebSocket, reduced to what a session needs. */
 export interface WsPeer {
@@ -123,6 +123,7 @@ export class WsSession<P extends WsPeer = WsPeer> {
       return;
     }
     const frame = parsed.data;
+    if (frame.type === 'publish') frame.event.data = rawJson((raw as { event: { data?: unknown } }).event.data);
     switch (frame.type) {
       case 'ping':
         this.send(frame.ref === undefined ? { type: 'pong' } : { type: 'pong', ref: frame.ref });
