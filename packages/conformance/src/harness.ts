@@ -13,6 +13,15 @@ import { type TestContext, expect, inject } from 'vitest';
 import WebSocket from 'ws';
 import { type SpawnedServer, spawnServer } from './server.ts';
 
+/**
+ * Validates against a contract schema but returns the value as received: zod copies records key by
+ * key, which drops "__proto__" keys, and the data must be compared exactly as the server sent it.
+ */
+export function validated<T>(schema: { parse(value: unknown): T }, value: unknown): T {
+  schema.parse(value);
+  return value as T;
+}
+
 export const baseUrl = (): string => inject('baseUrl');
 export const wsUrl = (base = baseUrl()): string => `${base.replace(/^http/, 'ws')}/v1/ws`;
 export const hasCmd = (): boolean => inject('cmd') !== '';
@@ -127,8 +136,8 @@ export class WsClient {
         this.invalid.push(text);
         return;
       }
-      const parsed = ServerFrame.safeParse(raw);
-      if (parsed.success) this.frames.push(parsed.data);
+      // Keep the frame as received: zod's copy would drop "__proto__" keys inside event data.
+      if (ServerFrame.safeParse(raw).success) this.frames.push(raw as ServerFrame);
       else this.invalid.push(raw);
     });
     this.closed = new Promise((resolve) => {
@@ -283,7 +292,7 @@ export class SseStream {
   envelopes(topic?: string): Envelope[] {
     return this.items.items
       .filter((i): i is Extract<SseItem, { kind: 'event' }> => i.kind === 'event' && i.event !== 'reset')
-      .map((i) => Envelope.parse(JSON.parse(i.data)))
+      .map((i) => validated(Envelope, JSON.parse(i.data)))
       .filter((e) => topic === undefined || e.topic === topic);
   }
 
@@ -353,7 +362,7 @@ export async function poll(
   const response = await fetch(url, signal ? { signal } : {});
   const json = await response.json();
   if (response.status !== 200) throw new Error(`poll answered ${response.status}: ${JSON.stringify(json)}`);
-  return PollResponse.parse(json);
+  return validated(PollResponse, json);
 }
 
 /** Sends a request and checks the JSON error body; returns the parsed error. */

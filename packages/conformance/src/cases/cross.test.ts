@@ -127,7 +127,15 @@ describe('cross-transport', () => {
         const raw = sse.events().filter((e) => e.event === 'j')[count - 1]!.data;
         expect(raw.includes('\n') || raw.includes('\r'), 'one data: line').toBe(false);
       }),
-      { numRuns: 40, endOnFailure: true },
+      {
+        numRuns: 40,
+        endOnFailure: true,
+        // Always tried: "__proto__" keys must survive every hop (a naive copy drops them).
+        examples: [
+          [JSON.parse('{"__proto__":{"q":1},"a":[{"__proto__":2}]}'), true],
+          [JSON.parse('{"__proto__":{"q":1},"a":[{"__proto__":2}]}'), false],
+        ],
+      },
     );
     await Promise.all([ws.close(), sse.close()]);
   }, 60_000);
