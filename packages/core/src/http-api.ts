@@ -89,7 +89,7 @@ async function publish(relay: Relay, request: Request, url: URL, topic: string):
   }
   const parsed = PublishRequest.safeParse(raw);
   if (!parsed.success) throw new RelayError(codeForIssues(parsed.error.issues), describeIssues(parsed.error.issues));
-  const principal = await relay.admitPublisher(request, url);
+  const principal = await relay.authenticateRequest(request, url);
   if (!(await relay.auth.canPublish(principal, topic))) throw new RelayError('forbidden', `not allowed to publish to ${topic}`);
   const data = rawJson((raw as { data?: unknown }).data);
   const { envelope, duplicate } = await relay.publish(topic, { ...parsed.data, data });
@@ -128,7 +128,7 @@ async function poll(relay: Relay, request: Request, url: URL, topic: string): Pr
     wait: url.searchParams.get('wait') ?? undefined,
   });
   if (!query.success) throw new RelayError('bad_request', describeIssues(query.error.issues));
-  const principal = await relay.admitPublisher(request, url, 'poll');
+  const principal = await relay.authenticateRequest(request, url, 'poll');
   if (!(await relay.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
   const waiter = new PollWaiter(relay, topic);
   relay.metrics.connections.poll++;

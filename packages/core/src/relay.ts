@@ -105,8 +105,8 @@ export class Relay {
     return principal;
   }
 
-  /** Authenticates a plain HTTP request (publish, poll); throws 401 as a RelayError. */
-  async admitPublisher(request: Request, url: URL, transport: 'publish' | 'poll' = 'publish'): Promise<Principal> {
+  /** Authenticates a plain HTTP request (publish or poll); throws 401 as a RelayError. */
+  async authenticateRequest(request: Request, url: URL, transport: 'publish' | 'poll' = 'publish'): Promise<Principal> {
     const header = (name: string) => request.headers.get(name);
     const principal = await this.auth.authenticate({ token: tokenFrom(url, header), transport, url, header });
     if (!principal) throw new RelayError('unauthorized', 'missing or invalid token');

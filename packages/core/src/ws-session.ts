@@ -1,4 +1,5 @@
 import {
+  CLIENT_FRAME_TYPES,
   ClientFrame,
   CloseCode,
   type EncodedEvent,
@@ -115,7 +116,7 @@ export class WsSession<P extends WsPeer = WsPeer> {
     if (!parsed.success) {
       const ref = refOf(raw);
       const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-      if (typeof type !== 'string' || !['subscribe', 'unsubscribe', 'publish', 'ping'].includes(type)) {
+      if (typeof type !== 'string' || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
         this.error('bad_request', `unknown frame type ${JSON.stringify(type ?? null)}; expected subscribe, unsubscribe, publish or ping`, ref);
       } else {
         this.error(codeForIssues(parsed.error.issues), describeIssues(parsed.error.issues), ref);
