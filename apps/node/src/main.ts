@@ -9,7 +9,13 @@ const config = loadConfig(process.env, (code) => process.exit(code));
 const relay = new Relay({ config, serverName: 'node', demo });
 const upgrade = createWsUpgrade(relay);
 
-const server = createServer((req, res) => {
+// Heads and bodies must arrive within REQUEST_TIMEOUT_MS; Node checks at the interval, so it is a fraction of it.
+const timeouts = {
+  headersTimeout: config.requestTimeoutMs,
+  requestTimeout: config.requestTimeoutMs,
+  connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs / 2),
+};
+const server = createServer(timeouts, (req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (url.pathname === '/v1/events' && req.method === 'GET') {
     serveSse(relay, req, res, url).catch((error) => fail(res, error));

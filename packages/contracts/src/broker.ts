@@ -1,4 +1,5 @@
 import type { Envelope, EventInput } from './envelope.js';
+import type { EncodedEvent } from './transport.js';
 
 export interface PublishInput extends EventInput {
   key?: string | undefined;
@@ -12,13 +13,23 @@ export interface PublishResult {
 
 export interface ReplayResult {
   /** Events after the requested id on the requested topics, oldest first, merged by id. */
-  events: Envelope[];
+  events: EncodedEvent[];
   /** Topics for which events after the requested id are no longer (or never were) held. */
   resetTopics: string[];
 }
 
-/** Receives every event published on the topics the listener's owner watches, in id order. */
-export type BrokerListener = (envelope: Envelope) => void;
+/**
+ * Receives every event published on the topics the listener's owner watches, in id order, encoded
+ * once by the broker (which had to serialise it anyway to store or send it).
+ */
+export type BrokerListener = (event: EncodedEvent) => void;
+
+/** What a broker's histories hold in this process, for /metrics. */
+export interface HistoryStats {
+  histories: number;
+  /** Bytes of envelope JSON held. */
+  bytes: number;
+}
 
 /**
  * Where events get their ids, their history and their way to every server process. All methods
@@ -44,6 +55,7 @@ export interface Broker {
   position(): string;
   /** Negative, zero or positive as `a` is before, equal to or after `b`; both must be valid ids. */
   compareIds(a: string, b: string): number;
+  historyStats(): HistoryStats;
   /** Sets the single listener; the hub owns it. */
   setListener(listener: BrokerListener): void;
   close(): Promise<void>;

@@ -20,6 +20,17 @@ export const ConfigEnv = z.object({
   ),
   SSE_RETRY_MS: int(0, 600_000, 2000).describe('The `retry:` hint sent to EventSource clients'),
   SHUTDOWN_GRACE_MS: int(0, 600_000, 5000).describe('How long SIGTERM waits for connections to close'),
+  MAX_JSON_DEPTH: int(1, 512, 64).describe(
+    'Deepest nesting of arrays and objects in published data; checked on the raw text before any recursive work',
+  ),
+  MAX_HISTORIES: int(1, 10_000_000, 10_000).describe('Topic histories one process keeps'),
+  HISTORY_MAX_BYTES: int(65_536, 64 * 1024 ** 3, 64 * 1024 * 1024).describe(
+    'Envelope bytes all topic histories of one process hold together',
+  ),
+  HISTORY_TTL_MS: int(0, 30 * 86_400_000, 3_600_000).describe(
+    'A history with no local subscriber and no publish for this long is dropped; 0 = never by age',
+  ),
+  REQUEST_TIMEOUT_MS: int(1000, 600_000, 30_000).describe('How long a request head and body may take to arrive'),
   AUTH_JWT_SECRET: z
     .string()
     .min(32, 'must be at least 32 characters (HS256 key)')
@@ -40,6 +51,11 @@ export const Config = ConfigEnv.transform((env) => ({
   maxBufferedBytes: env.MAX_BUFFERED_BYTES,
   sseRetryMs: env.SSE_RETRY_MS,
   shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+  maxJsonDepth: env.MAX_JSON_DEPTH,
+  maxHistories: env.MAX_HISTORIES,
+  historyMaxBytes: env.HISTORY_MAX_BYTES,
+  historyTtlMs: env.HISTORY_TTL_MS,
+  requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
   auth: env.AUTH_JWT_SECRET
     ? { jwtSecret: env.AUTH_JWT_SECRET, issuer: env.AUTH_JWT_ISSUER, audience: env.AUTH_JWT_AUDIENCE }
     : undefined,

@@ -8,9 +8,9 @@ const utf8 = new TextEncoder();
 /**
  * Encodes an envelope once for every transport. The envelope is stringified a single time; the
  * WebSocket frame wraps that JSON and the SSE bytes are made only if some SSE subscriber asks.
+ * `json` is the envelope's JSON when the caller already has it (a broker that stored it).
  */
-export function encodeEvent(envelope: Envelope): EncodedEvent {
-  const json = JSON.stringify(envelope);
+export function encodeEvent(envelope: Envelope, json: string = JSON.stringify(envelope)): EncodedEvent {
   let sse: Uint8Array | undefined;
   return {
     envelope,

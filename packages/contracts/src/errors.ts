@@ -7,6 +7,7 @@ export const ErrorCode = z
     'bad_request', // valid JSON that violates the schema (unknown frame type included)
     'binary_not_supported', // a binary WebSocket frame
     'message_too_large', // over MAX_MESSAGE_BYTES
+    'request_timeout', // the request body did not arrive within REQUEST_TIMEOUT_MS
     'invalid_topic',
     'invalid_event_type',
     'too_many_topics', // over MAX_TOPICS_PER_CONNECTION
@@ -33,6 +34,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   binary_not_supported: 400,
   message_too_large: 413,
+  request_timeout: 408,
   invalid_topic: 400,
   invalid_event_type: 400,
   too_many_topics: 400,
@@ -50,7 +52,11 @@ export const CloseCode = {
   normal: 1000,
   /** Server shutting down: reconnect to another instance or later. */
   goingAway: 1001,
-  /** A frame over MAX_MESSAGE_BYTES. */
+  /** A frame that breaks RFC 6455 framing (an unmasked client frame, a bad opcode). */
+  protocolError: 1002,
+  /** A text frame that is not valid UTF-8. */
+  invalidPayload: 1007,
+  /** A frame over MAX_MESSAGE_BYTES, refused by its declared length before it is buffered. */
   messageTooBig: 1009,
   /**
    * The peer stopped answering heartbeats: going away with HEARTBEAT_TIMEOUT_REASON, then the

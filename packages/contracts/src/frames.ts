@@ -49,6 +49,7 @@ export const WelcomeFrame = z
     heartbeatMs: z.number().int().positive(),
     historySize: z.number().int().nonnegative(),
     maxMessageBytes: z.number().int().positive(),
+    maxJsonDepth: z.number().int().positive().describe('Deepest nesting allowed in published data (MAX_JSON_DEPTH)'),
     maxTopics: z.number().int().positive(),
     position: EventId.describe('The broker position when the connection opened'),
     server: z.string().describe('Runtime that serves this connection, e.g. node, bun, deno'),

@@ -26,6 +26,10 @@ export const PollResponse = z
 export type PollResponse = z.infer<typeof PollResponse>;
 
 export const POLL_DEFAULT_WAIT_S = 25;
+/** A poll answer holds at most this many events; `cursor` chains to the rest. */
+export const POLL_PAGE_MAX_EVENTS = 100;
+/** ...and at most this many bytes of envelope JSON, except that a page always holds one event. */
+export const POLL_PAGE_MAX_BYTES = 262_144;
 export const POLL_MAX_WAIT_S = 60;
 
 export const PollQuery = z.object({

@@ -56,6 +56,11 @@ describe('config', () => {
         maxBufferedBytes: 4 * 1024 * 1024,
         sseRetryMs: 2000,
         shutdownGraceMs: 5000,
+        maxJsonDepth: 64,
+        maxHistories: 10_000,
+        historyMaxBytes: 64 * 1024 * 1024,
+        historyTtlMs: 3_600_000,
+        requestTimeoutMs: 30_000,
         auth: undefined,
       },
     });

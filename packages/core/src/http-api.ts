@@ -1,6 +1,8 @@
 import { type HealthResponse, PollQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
 import { CORS_HEADERS, RelayError, errorResponse, json } from './http-util.js';
+import { nestsDeeperThan } from './json-depth.js';
 import { PollWaiter } from './poll.js';
+import { readBody } from './read-body.js';
 import type { Relay } from './relay.js';
 import { checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
 
@@ -77,16 +79,16 @@ function safeDecode(segment: string): string {
 }
 
 async function publish(relay: Relay, request: Request, url: URL, topic: string): Promise<Response> {
-  const max = relay.config.maxMessageBytes;
-  const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > max) throw new RelayError('message_too_large', `body over MAX_MESSAGE_BYTES (${max})`);
-  const body = await readLimited(request, max);
+  const { maxMessageBytes, maxJsonDepth, requestTimeoutMs } = relay.config;
+  const body = await readBody(request, maxMessageBytes, requestTimeoutMs);
   let raw: unknown;
   try {
     raw = JSON.parse(body);
   } catch {
     throw new RelayError('bad_json', 'body is not valid JSON');
   }
+  // Before zod, whose z.json() recurses once per level; the body wraps `data` in one level.
+  if (nestsDeeperThan(body, maxJsonDepth + 1)) throw new RelayError('bad_request', `data nests deeper than MAX_JSON_DEPTH (${maxJsonDepth})`);
   const parsed = PublishRequest.safeParse(raw);
   if (!parsed.success) throw new RelayError(codeForIssues(parsed.error.issues), describeIssues(parsed.error.issues));
   const principal = await relay.authenticateRequest(request, url);
@@ -97,31 +99,6 @@ async function publish(relay: Relay, request: Request, url: URL, topic: string):
   return json(answer, duplicate ? 200 : 201);
 }
 
-/** Reads a body up to `max` bytes, refusing more without buffering it (content-length may be absent). */
-async function readLimited(request: Request, max: number): Promise<string> {
-  if (!request.body) return '';
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw new RelayError('message_too_large', `body over MAX_MESSAGE_BYTES (${max})`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(all);
-}
-
 async function poll(relay: Relay, request: Request, url: URL, topic: string): Promise<Response> {
   const query = PollQuery.safeParse({
     after: url.searchParams.get('after') || undefined,
@@ -130,6 +107,7 @@ async function poll(relay: Relay, request: Request, url: URL, topic: string): Pr
   if (!query.success) throw new RelayError('bad_request', describeIssues(query.error.issues));
   const principal = await relay.authenticateRequest(request, url, 'poll');
   if (!(await relay.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
+  relay.checkConnectionLimit();
   const waiter = new PollWaiter(relay, topic);
   relay.metrics.connections.poll++;
   try {

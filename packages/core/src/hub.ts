@@ -1,37 +1,14 @@
-import {
-  type Broker,
-  type EncodedEvent,
-  type Envelope,
-  type Fanout,
-  type Subscriber,
-  encodeEvent,
-} from '@relaykit/contracts';
+import type { Broker, EncodedEvent, Fanout, Subscriber } from '@relaykit/contracts';
 import type { Metrics } from './metrics.js';
 
 /** A connection that holds topics: what the hub needs beyond delivering events. */
 export interface TopicHolder extends Subscriber {
   readonly closed: boolean;
-}
-
-/** What a join hands over, in the order the connection must send it before going live. */
-export interface JoinOutcome {
-  /** The broker position when the join took effect (the SSE reset's `id:`, the poll cursor). */
-  position: string;
-  /** Topics whose history no longer reaches back to the requested id. */
-  resetTopics: string[];
-  /** Replayed then buffered events, oldest first, without duplicates. */
-  backlog: EncodedEvent[];
-}
-
-/**
- * Sends a join's outcome and returns the topics to take live (those still wanted: a topic left
- * while the join was pending is not). Runs synchronously, in the turn that goes live.
- */
-export type Handover = (outcome: JoinOutcome) => readonly string[];
-
-interface PendingJoin {
-  topics: ReadonlySet<string>;
-  buffer: EncodedEvent[];
+  /**
+   * Closes the connection as a slow consumer (4008, or the end of an SSE stream). The hub calls it
+   * when live events queued behind a paced replay outgrow MAX_BUFFERED_BYTES.
+   */
+  dropSlowConsumer?(): void;
 }
 
 interface Watch {
@@ -40,73 +17,149 @@ interface Watch {
 }
 
 /**
+ * One subscribe in progress, from the broker's answer until the connection goes live. It hands
+ * out the backlog one event at a time (replayed events, then the live ones that arrived since,
+ * without duplicates), so a connection can send it as fast as its client reads: a resume of a
+ * large history is never encoded or queued whole. Until `goLive`, live events of its topics are
+ * buffered here, bounded by MAX_BUFFERED_BYTES like any connection's send buffer.
+ */
+export class Join<S extends TopicHolder = TopicHolder> {
+  /** The broker position when the join took effect (the SSE reset's `id:`, the poll cursor). */
+  position = '';
+  /** Topics whose history no longer reaches back to the requested id. */
+  resetTopics: readonly string[] = [];
+  private replayed: readonly EncodedEvent[] = [];
+  private replayAt = 0;
+  private readonly buffer: EncodedEvent[] = [];
+  private bufferAt = 0;
+  private bufferedBytes = 0;
+  private newestReplayed: string | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly hub: Hub<S>,
+    readonly subscriber: S,
+    readonly topics: ReadonlySet<string>,
+  ) {}
+
+  /** Called by the hub once the broker has answered. */
+  answered(position: string, resetTopics: readonly string[], replayed: readonly EncodedEvent[]): void {
+    this.position = position;
+    this.resetTopics = resetTopics;
+    this.replayed = replayed;
+    this.newestReplayed = replayed.length > 0 ? replayed[replayed.length - 1]!.envelope.id : undefined;
+  }
+
+  /** Called by the hub for each live event of the join's topics until it goes live. */
+  buffered(event: EncodedEvent): void {
+    this.buffer.push(event);
+    this.bufferedBytes += event.ws.length;
+    if (this.bufferedBytes > this.hub.maxBufferedBytes && this.subscriber.dropSlowConsumer) {
+      this.end();
+      this.subscriber.dropSlowConsumer();
+    }
+  }
+
+  /** The next event to send, oldest first; undefined once caught up. */
+  next(): EncodedEvent | undefined {
+    if (this.replayAt < this.replayed.length) return this.replayed[this.replayAt++];
+    while (this.bufferAt < this.buffer.length) {
+      const event = this.buffer[this.bufferAt++]!;
+      this.bufferedBytes -= event.ws.length;
+      // The replay and the buffer overlap where the broker answered after the event arrived.
+      if (this.newestReplayed !== undefined && this.hub.broker.compareIds(event.envelope.id, this.newestReplayed) <= 0) continue;
+      return event;
+    }
+    this.buffer.length = 0;
+    this.bufferAt = 0;
+    return undefined;
+  }
+
+  /**
+   * Joins the fan-out for `topics` (those still wanted), synchronously, right after `next()`
+   * returned undefined: no event can fall between the backlog and live delivery.
+   */
+  goLive(topics: Iterable<string>): void {
+    if (this.ended) return;
+    this.end();
+    if (this.subscriber.closed) return;
+    for (const topic of topics) this.hub.joinFanout(topic, this.subscriber);
+  }
+
+  /** Stops buffering without going live (the connection closed, or a poll answers now). */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.hub.pending.delete(this as Join<S>);
+    this.replayed = [];
+    this.buffer.length = 0;
+  }
+}
+
+/**
  * Routes broker events to local subscribers. Every event is encoded once, then handed to the
  * runtime's fan-out. A join (subscribe, possibly with replay) hands over from history to live with
  * no gap and no duplicate even when the broker answers asynchronously: live events that arrive
- * while history is being read are buffered and merged.
+ * before the connection goes live are buffered in its Join and merged.
  */
 export class Hub<S extends TopicHolder = TopicHolder> {
   private readonly watches = new Map<string, Watch>();
-  private readonly pending = new Set<PendingJoin>();
+  /** Joins not yet live; read by Join. */
+  readonly pending = new Set<Join<S>>();
 
   constructor(
     readonly broker: Broker,
     private readonly fanout: Fanout<S>,
     private readonly metrics: Metrics,
+    /** Bytes of live events one join may buffer behind its backlog (MAX_BUFFERED_BYTES). */
+    readonly maxBufferedBytes: number = Number.MAX_SAFE_INTEGER,
   ) {
-    broker.setListener((envelope) => this.route(envelope));
+    broker.setListener((event) => this.route(event));
   }
 
   get topicCount(): number {
     return this.watches.size;
   }
 
-  private route(envelope: Envelope): void {
-    const event = encodeEvent(envelope);
+  private route(event: EncodedEvent): void {
+    const { topic } = event.envelope;
     if (this.pending.size > 0) {
-      for (const join of this.pending) if (join.topics.has(envelope.topic)) join.buffer.push(event);
+      for (const join of this.pending) if (join.topics.has(topic)) join.buffered(event);
     }
-    this.metrics.delivered += this.fanout.publish(envelope.topic, event);
+    this.metrics.delivered += this.fanout.publish(topic, event);
   }
 
   /**
-   * Subscribes `subscriber` to `topics` (which it must not hold yet). Once the broker has answered,
-   * `handover` sends the outcome and the topics it returns join the fan-out in the same synchronous
-   * turn, so no event can fall between history and live. Leaving a topic while its join is pending
-   * is done with `leave`, as for a live one. Returns false if the subscriber closed meanwhile; if
-   * the broker fails, the topics are released and the error is thrown.
+   * Subscribes `subscriber` to `topics` (which it must not hold yet), resuming after `lastEventId`
+   * when given. Resolves once the broker has answered with the Join to send and take live, or
+   * undefined if the subscriber closed meanwhile. Leaving a topic while its join is pending is
+   * done with `leave`, as for a live one. If the broker fails, the topics are released and the
+   * error is thrown.
    */
-  async join(subscriber: S, topics: readonly string[], lastEventId: string | undefined, handover: Handover): Promise<boolean> {
-    const join: PendingJoin = { topics: new Set(topics), buffer: [] };
+  async join(subscriber: S, topics: readonly string[], lastEventId: string | undefined): Promise<Join<S> | undefined> {
+    const join = new Join(this, subscriber, new Set(topics));
     this.pending.add(join);
-    let position: string;
-    let replayed: Envelope[] = [];
-    let resetTopics: string[] = [];
     try {
       await Promise.all(topics.map((topic) => this.retain(topic)));
-      position = this.broker.position();
-      if (lastEventId !== undefined) {
-        const replay = await this.broker.replay(topics, lastEventId);
-        replayed = replay.events;
-        resetTopics = replay.resetTopics;
-      }
+      const position = this.broker.position();
+      const replay = lastEventId === undefined ? undefined : await this.broker.replay(topics, lastEventId);
+      join.answered(position, replay?.resetTopics ?? [], replay?.events ?? []);
     } catch (error) {
+      join.end();
       for (const topic of topics) this.release(topic);
       throw error;
-    } finally {
-      this.pending.delete(join);
     }
     // A subscriber that closed meanwhile already released its topics through leave().
-    if (subscriber.closed) return false;
-    const backlog = replayed.map(encodeEvent);
-    let newest = replayed.length > 0 ? replayed[replayed.length - 1]!.id : undefined;
-    for (const event of join.buffer) {
-      if (newest !== undefined && this.broker.compareIds(event.envelope.id, newest) <= 0) continue;
-      backlog.push(event);
-      newest = event.envelope.id;
+    if (subscriber.closed) {
+      join.end();
+      return undefined;
     }
-    for (const topic of handover({ position, resetTopics, backlog })) this.fanout.join(topic, subscriber);
-    return true;
+    return join;
+  }
+
+  /** Called by Join.goLive. */
+  joinFanout(topic: string, subscriber: S): void {
+    this.fanout.join(topic, subscriber);
   }
 
   leave(subscriber: S, topic: string): void {

@@ -1,5 +1,7 @@
 export { Relay, type RelayOptions, type HandshakeRequest } from './relay.js';
-export { Hub, type TopicHolder, type JoinOutcome, type Handover } from './hub.js';
+export { Hub, Join, type TopicHolder } from './hub.js';
+export { type BacklogSink, sendPaced } from './backlog.js';
+export { nestsDeeperThan } from './json-depth.js';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.js';
 export { SetFanout } from './set-fanout.js';
 export { Metrics } from './metrics.js';

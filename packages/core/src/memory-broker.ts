@@ -2,69 +2,19 @@ import {
   type Broker,
   type BrokerListener,
   type Envelope,
+  type HistoryStats,
   type PublishInput,
   type PublishResult,
   type ReplayResult,
+  encodeEvent,
   formatEventId,
   newEpoch,
   parseEventId,
 } from '@relaykit/contracts';
+import { HistoryStore, type HistoryLimits } from './history-store.js';
+import type { HistoryEntry } from './topic-history.js';
 
-/** One topic's bounded history: a ring of envelopes plus the idempotency keys they carry. */
-class TopicHistory {
-  private readonly ring: (Envelope | undefined)[];
-  private readonly seqs: number[];
-  private readonly keys = new Map<string, Envelope>();
-  private readonly keyOf: (string | undefined)[];
-  private start = 0;
-  size = 0;
-  /** Seq of the newest event dropped from the ring; events at or below it cannot be replayed. */
-  evictedUpTo = 0;
-
-  constructor(private readonly capacity: number) {
-    this.ring = new Array(capacity);
-    this.seqs = new Array(capacity);
-    this.keyOf = new Array(capacity);
-  }
-
-  byKey(key: string): Envelope | undefined {
-    return this.keys.get(key);
-  }
-
-  push(envelope: Envelope, seq: number, key: string | undefined): void {
-    if (this.capacity === 0) {
-      this.evictedUpTo = seq;
-      return;
-    }
-    if (this.size === this.capacity) {
-      const oldKey = this.keyOf[this.start];
-      if (oldKey !== undefined) this.keys.delete(oldKey);
-      this.evictedUpTo = this.seqs[this.start]!;
-      this.start = (this.start + 1) % this.capacity;
-      this.size--;
-    }
-    const at = (this.start + this.size) % this.capacity;
-    this.ring[at] = envelope;
-    this.seqs[at] = seq;
-    this.keyOf[at] = key;
-    if (key !== undefined) this.keys.set(key, envelope);
-    this.size++;
-  }
-
-  /** Events with seq > afterSeq, oldest first, as [seq, envelope] pairs. */
-  after(afterSeq: number): Array<[number, Envelope]> {
-    const out: Array<[number, Envelope]> = [];
-    for (let i = this.size - 1; i >= 0; i--) {
-      const at = (this.start + i) % this.capacity;
-      const seq = this.seqs[at]!;
-      if (seq <= afterSeq) break;
-      out.push([seq, this.ring[at]!]);
-    }
-    return out.reverse();
-  }
-}
-
-export interface MemoryBrokerOptions {
+export interface MemoryBrokerOptions extends Partial<Omit<HistoryLimits, 'historySize'>> {
   historySize: number;
   /** For tests: a fixed epoch instead of a fresh one. */
   epoch?: string;
@@ -78,33 +28,32 @@ export interface MemoryBrokerOptions {
 export class MemoryBroker implements Broker {
   readonly epoch: string;
   private seq = 0;
-  private readonly histories = new Map<string, TopicHistory>();
+  private readonly histories: HistoryStore;
   private listener: BrokerListener = () => {};
   private readonly now: () => number;
 
-  constructor(private readonly options: MemoryBrokerOptions) {
+  constructor(options: MemoryBrokerOptions) {
     this.epoch = options.epoch ?? newEpoch();
     this.now = options.now ?? Date.now;
+    this.histories = new HistoryStore(
+      {
+        historySize: options.historySize,
+        maxHistories: options.maxHistories ?? Number.MAX_SAFE_INTEGER,
+        maxBytes: options.maxBytes ?? Number.MAX_SAFE_INTEGER,
+        ttlMs: options.ttlMs ?? 0,
+      },
+      this.now,
+    );
   }
 
   setListener(listener: BrokerListener): void {
     this.listener = listener;
   }
 
-  private history(topic: string): TopicHistory {
-    let history = this.histories.get(topic);
-    if (!history) {
-      history = new TopicHistory(this.options.historySize);
-      this.histories.set(topic, history);
-    }
-    return history;
-  }
-
   async publish(topic: string, input: PublishInput): Promise<PublishResult> {
-    const history = this.history(topic);
     if (input.key !== undefined) {
-      const seen = history.byKey(input.key);
-      if (seen) return { envelope: seen, duplicate: true };
+      const seen = this.histories.get(topic)?.byKey(input.key);
+      if (seen) return { envelope: seen.envelope, duplicate: true };
     }
     const seq = ++this.seq;
     const envelope: Envelope = {
@@ -114,8 +63,9 @@ export class MemoryBroker implements Broker {
       data: input.data ?? null,
       time: this.now(),
     };
-    history.push(envelope, seq, input.key);
-    this.listener(envelope);
+    const entry: HistoryEntry = { seq, envelope, json: JSON.stringify(envelope), key: input.key };
+    this.histories.push(topic, entry);
+    this.listener(encodeEvent(envelope, entry.json));
     return { envelope, duplicate: false };
   }
 
@@ -123,19 +73,31 @@ export class MemoryBroker implements Broker {
     const parsed = parseEventId(afterId);
     const interpretable = parsed !== undefined && parsed.epoch === this.epoch && parsed.seq <= this.seq;
     const afterSeq = interpretable ? parsed.seq : 0;
-    const merged: Array<[number, Envelope]> = [];
+    this.histories.sweep();
+    const merged: HistoryEntry[] = [];
     const resetTopics: string[] = [];
     for (const topic of topics) {
-      const history = this.histories.get(topic);
-      if (!interpretable || (history !== undefined && history.evictedUpTo > afterSeq)) resetTopics.push(topic);
-      if (history) merged.push(...history.after(afterSeq));
+      if (!interpretable || this.histories.lostUpTo(topic) > afterSeq) resetTopics.push(topic);
+      const held = this.histories.get(topic)?.after(afterSeq);
+      if (held) for (const entry of held) merged.push(entry);
     }
-    if (topics.length > 1) merged.sort((a, b) => a[0] - b[0]);
-    return { events: merged.map(([, envelope]) => envelope), resetTopics };
+    if (topics.length > 1) merged.sort((a, b) => a.seq - b.seq);
+    return { events: merged.map((entry) => encodeEvent(entry.envelope, entry.json)), resetTopics };
   }
 
-  async watch(): Promise<void> {}
-  async unwatch(): Promise<void> {}
+  /** A watched topic has local holders: its history is dropped only after every idle one. */
+  async watch(topic: string): Promise<void> {
+    this.histories.hold(topic);
+  }
+
+  async unwatch(topic: string): Promise<void> {
+    this.histories.release(topic);
+  }
+
+  historyStats(): HistoryStats {
+    this.histories.sweep();
+    return { histories: this.histories.count, bytes: this.histories.bytes };
+  }
 
   position(): string {
     return formatEventId(this.epoch, this.seq);

@@ -1,4 +1,4 @@
-import type { ConnectionTransport } from '@relaykit/contracts';
+import type { ConnectionTransport, HistoryStats } from '@relaykit/contracts';
 
 /** Counters and gauges kept as plain numbers: incrementing them is on the per-event hot path. */
 export class Metrics {
@@ -11,7 +11,10 @@ export class Metrics {
   rejected = 0;
   readonly startedAt = Date.now();
 
-  constructor(private readonly topicsWithSubscribers: () => number) {}
+  constructor(
+    private readonly topicsWithSubscribers: () => number,
+    private readonly historyStats: () => HistoryStats = () => ({ histories: 0, bytes: 0 }),
+  ) {}
 
   get openConnections(): number {
     return this.connections.sse + this.connections.ws + this.connections.poll;
@@ -19,6 +22,7 @@ export class Metrics {
 
   /** Prometheus text exposition format 0.0.4. */
   render(): string {
+    const history = this.historyStats();
     const lines = [
       '# HELP relaykit_connections Open connections by transport.',
       '# TYPE relaykit_connections gauge',
@@ -26,6 +30,12 @@ export class Metrics {
       '# HELP relaykit_topics Topics with at least one subscriber in this process.',
       '# TYPE relaykit_topics gauge',
       `relaykit_topics ${this.topicsWithSubscribers()}`,
+      '# HELP relaykit_histories Topic histories held in this process (bounded by MAX_HISTORIES).',
+      '# TYPE relaykit_histories gauge',
+      `relaykit_histories ${history.histories}`,
+      '# HELP relaykit_history_bytes Envelope bytes the histories hold (bounded by HISTORY_MAX_BYTES).',
+      '# TYPE relaykit_history_bytes gauge',
+      `relaykit_history_bytes ${history.bytes}`,
       '# HELP relaykit_events_published_total Events accepted from publishers (duplicates excluded).',
       '# TYPE relaykit_events_published_total counter',
       `relaykit_events_published_total ${this.published}`,

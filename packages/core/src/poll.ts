@@ -1,14 +1,25 @@
-import type { EncodedEvent, Envelope, PollResponse, ResetSignal, SendResult } from '@relaykit/contracts';
+import {
+  type EncodedEvent,
+  type Envelope,
+  POLL_PAGE_MAX_BYTES,
+  POLL_PAGE_MAX_EVENTS,
+  type PollResponse,
+  type ResetSignal,
+  type SendResult,
+} from '@relaykit/contracts';
 import type { Relay } from './relay.js';
 
 /**
  * One long poll of one topic: resume from `after` (or from now), answer as soon as anything is
- * there, else wait for the first live event, the timeout, or the client leaving.
+ * there, else wait for the first live event, the timeout, or the client leaving. An answer is one
+ * page (POLL_PAGE_MAX_EVENTS, POLL_PAGE_MAX_BYTES) and its cursor chains to the rest, so a poll
+ * into a large history never builds the whole of it in memory.
  */
 export class PollWaiter {
   readonly transport = 'poll' as const;
   closed = false;
   private readonly events: Envelope[] = [];
+  private bytes = 0;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -16,8 +27,20 @@ export class PollWaiter {
     private readonly topic: string,
   ) {}
 
-  deliver(event: EncodedEvent): SendResult {
+  /** Adds an event unless the page is full; a page always takes its first event. */
+  private take(event: EncodedEvent): boolean {
+    const size = event.ws.length;
+    if (this.events.length >= POLL_PAGE_MAX_EVENTS || (this.events.length > 0 && this.bytes + size > POLL_PAGE_MAX_BYTES)) {
+      return false;
+    }
     this.events.push(event.envelope);
+    this.bytes += size;
+    return true;
+  }
+
+  deliver(event: EncodedEvent): SendResult {
+    // Live events past a full page are not lost: the cursor stops before them, the next poll replays them.
+    this.take(event);
     this.wake?.();
     return 1;
   }
@@ -25,13 +48,15 @@ export class PollWaiter {
   async run(after: string | undefined, waitMs: number, signal: AbortSignal): Promise<PollResponse> {
     let reset: ResetSignal | undefined;
     let position = after ?? this.relay.broker.position();
-    await this.relay.hub.join(this, [this.topic], after, (outcome) => {
-      position = outcome.position;
-      if (outcome.resetTopics.length > 0) reset = { code: 'history_unavailable', topics: outcome.resetTopics };
-      for (const event of outcome.backlog) this.events.push(event.envelope);
+    const join = await this.relay.hub.join(this, [this.topic], after);
+    if (join) {
+      position = join.position;
+      if (join.resetTopics.length > 0) reset = { code: 'history_unavailable', topics: [...join.resetTopics] };
+      for (let event = join.next(); event && this.take(event); event = join.next()) {}
       const wait = this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted;
-      return wait ? [this.topic] : [];
-    });
+      if (wait) join.goLive([this.topic]);
+      else join.end();
+    }
     if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);

@@ -65,9 +65,17 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.config = options.config;
     this.serverName = options.serverName;
-    this.broker = options.broker ?? new MemoryBroker({ historySize: options.config.historySize });
-    this.metrics = new Metrics(() => this.hub.topicCount);
-    this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics);
+    const { config } = options;
+    this.broker =
+      options.broker ??
+      new MemoryBroker({
+        historySize: config.historySize,
+        maxHistories: config.maxHistories,
+        maxBytes: config.historyMaxBytes,
+        ttlMs: config.historyTtlMs,
+      });
+    this.metrics = new Metrics(() => this.hub.topicCount, () => this.broker.historyStats());
+    this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics, config.maxBufferedBytes);
     const jwt = options.config.auth;
     this.auth =
       options.auth ??
@@ -87,10 +95,12 @@ export class Relay {
   /** Authenticates a connection; returns the principal or the error response to send instead. */
   async admit(request: HandshakeRequest, transport: 'sse' | 'ws'): Promise<Principal | Response> {
     if (this.shuttingDown) return errorResponse('shutting_down', 'server is shutting down');
-    const { maxConnections } = this.config;
-    if (maxConnections > 0 && this.metrics.connections.sse + this.metrics.connections.ws >= maxConnections) {
+    try {
+      this.checkConnectionLimit();
+    } catch (error) {
+      if (!(error instanceof RelayError)) throw error;
       this.metrics.rejected++;
-      return errorResponse('too_many_connections', `connection limit reached (MAX_CONNECTIONS=${maxConnections})`);
+      return errorResponse(error.code, error.message);
     }
     const principal = await this.auth.authenticate({
       token: tokenFrom(request.url, request.header),
@@ -103,6 +113,14 @@ export class Relay {
       return errorResponse('unauthorized', 'missing or invalid token', { 'www-authenticate': 'Bearer' });
     }
     return principal;
+  }
+
+  /** Throws too_many_connections when SSE streams, WebSockets and held long polls reach MAX_CONNECTIONS. */
+  checkConnectionLimit(): void {
+    const { maxConnections } = this.config;
+    if (maxConnections > 0 && this.metrics.openConnections >= maxConnections) {
+      throw new RelayError('too_many_connections', `connection limit reached (MAX_CONNECTIONS=${maxConnections})`);
+    }
   }
 
   /** Authenticates a plain HTTP request (publish or poll); throws 401 as a RelayError. */

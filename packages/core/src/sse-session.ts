@@ -1,4 +1,5 @@
 import { type EncodedEvent, type SendResult, encodeSseId, encodeSseReset } from '@relaykit/contracts';
+import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
 import type { Relay } from './relay.js';
 
 const utf8 = new TextEncoder();
@@ -14,7 +15,7 @@ export interface SseSink {
 }
 
 /** One Server-Sent Events stream: topics fixed at connect, optional resume, then live events. */
-export class SseSession {
+export class SseSession implements BacklogSink {
   readonly transport = 'sse' as const;
   closed = false;
   private sink: SseSink | undefined;
@@ -29,30 +30,49 @@ export class SseSession {
   async start(sink: SseSink): Promise<void> {
     this.sink = sink;
     sink.write(this.relay.ssePreamble);
+    let join;
     try {
-      await this.relay.hub.join(this, this.topics, this.lastEventId, ({ position, resetTopics, backlog }) => {
-        // A fresh stream announces where it starts; a resumed one keeps the client's id until its replay.
-        if (this.lastEventId === undefined) sink.write(utf8.encode(encodeSseId(position)));
-        if (resetTopics.length > 0) {
-          sink.write(utf8.encode(encodeSseReset(position, { code: 'history_unavailable', topics: resetTopics })));
-        }
-        for (const event of backlog) this.deliver(event);
-        return this.closed ? [] : this.topics;
-      });
+      join = await this.relay.hub.join(this, this.topics, this.lastEventId);
     } catch (error) {
       console.error('relaykit: broker failed while opening an SSE stream', error);
       this.end();
+      return;
     }
+    if (!join) return;
+    const { position, resetTopics } = join;
+    // A fresh stream announces where it starts; a resumed one keeps the client's id until its replay.
+    if (this.lastEventId === undefined) sink.write(utf8.encode(encodeSseId(position)));
+    if (resetTopics.length > 0) {
+      sink.write(utf8.encode(encodeSseReset(position, { code: 'history_unavailable', topics: [...resetTopics] })));
+    }
+    const ready = join;
+    sendPaced(ready, this, replayLowWater(this.relay.config.maxBufferedBytes), () => ready.goLive(this.topics));
+  }
+
+  get bufferedAmount(): number {
+    return this.sink?.bufferedAmount ?? 0;
+  }
+
+  wants(): boolean {
+    return true;
+  }
+
+  sendBacklog(event: EncodedEvent): void {
+    if (!this.closed) this.sink?.write(event.sse);
+  }
+
+  /** Ends the stream as a slow consumer; called by `deliver` and by the hub (see TopicHolder). */
+  dropSlowConsumer(): void {
+    if (this.closed) return;
+    this.relay.metrics.slowConsumerCloses++;
+    this.end();
   }
 
   deliver(event: EncodedEvent): SendResult {
     const sink = this.sink;
     if (!sink || this.closed) return 0;
     const result = sink.write(event.sse);
-    if (result === -1 && sink.bufferedAmount > this.relay.config.maxBufferedBytes) {
-      this.relay.metrics.slowConsumerCloses++;
-      this.end();
-    }
+    if (result === -1 && sink.bufferedAmount > this.relay.config.maxBufferedBytes) this.dropSlowConsumer();
     return result;
   }
 

@@ -12,7 +12,9 @@ import {
   PROTOCOL_VERSION,
 } from '@relaykit/contracts';
 import type { Principal } from './auth.js';
+import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
 import { RelayError } from './http-util.js';
+import { nestsDeeperThan } from './json-depth.js';
 import type { Relay } from './relay.js';
 import { codeForIssues, describeIssues, rawJson, utf8Length } from './validate.js';
 
@@ -30,7 +32,7 @@ export interface WsPeer {
 }
 
 /** One WebSocket connection speaking the relaykit protocol, independent of the runtime. */
-export class WsSession<P extends WsPeer = WsPeer> {
+export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
   readonly transport = 'ws' as const;
   /** Topics held or being joined. */
   readonly topics = new Set<string>();
@@ -55,10 +57,23 @@ export class WsSession<P extends WsPeer = WsPeer> {
       heartbeatMs: config.heartbeatMs,
       historySize: config.historySize,
       maxMessageBytes: config.maxMessageBytes,
+      maxJsonDepth: config.maxJsonDepth,
       maxTopics: config.maxTopicsPerConnection,
       position: this.relay.broker.position(),
       server: this.relay.serverName,
     });
+  }
+
+  get bufferedAmount(): number {
+    return this.peer.bufferedAmount;
+  }
+
+  wants(topic: string): boolean {
+    return this.topics.has(topic);
+  }
+
+  sendBacklog(event: EncodedEvent): void {
+    this.peer.send(event.ws);
   }
 
   deliver(event: EncodedEvent): SendResult {
@@ -112,6 +127,13 @@ export class WsSession<P extends WsPeer = WsPeer> {
       this.error('bad_json', 'frame is not valid JSON');
       return;
     }
+    // After JSON.parse (which does not recurse on V8, and on JavaScriptCore throws a catchable
+    // RangeError), so the error can echo the ref; before zod, whose z.json() recurses per level.
+    // A frame wraps `data` in two levels: the frame and its event.
+    if (nestsDeeperThan(text, this.relay.config.maxJsonDepth + 2)) {
+      this.error('bad_request', `data nests deeper than MAX_JSON_DEPTH (${this.relay.config.maxJsonDepth})`, refOf(raw));
+      return;
+    }
     const parsed = ClientFrame.safeParse(raw);
     if (!parsed.success) {
       const ref = refOf(raw);
@@ -162,19 +184,22 @@ export class WsSession<P extends WsPeer = WsPeer> {
     }
     if (this.closed) return;
     for (const topic of fresh) this.topics.add(topic);
+    let join;
     try {
-      await this.relay.hub.join(this, fresh, frame.lastEventId, ({ position, resetTopics, backlog }) => {
-        this.send(frame.ref === undefined ? { type: 'subscribed', topics: frame.topics } : { type: 'subscribed', topics: frame.topics, ref: frame.ref });
-        // Topics unsubscribed while the join was pending were released by leave(); send nothing for them.
-        const reset = resetTopics.filter((topic) => this.topics.has(topic));
-        if (reset.length > 0) this.send({ type: 'reset', code: 'history_unavailable', topics: reset, position });
-        for (const event of backlog) if (this.topics.has(event.envelope.topic)) this.deliver(event);
-        return fresh.filter((topic) => this.topics.has(topic));
-      });
+      join = await this.relay.hub.join(this, fresh, frame.lastEventId);
     } catch (error) {
       for (const topic of fresh) this.topics.delete(topic);
       throw error;
     }
+    if (!join) return;
+    this.send(frame.ref === undefined ? { type: 'subscribed', topics: frame.topics } : { type: 'subscribed', topics: frame.topics, ref: frame.ref });
+    // Topics unsubscribed while the join was pending were released by leave(); send nothing for them.
+    const reset = join.resetTopics.filter((topic) => this.topics.has(topic));
+    if (reset.length > 0) this.send({ type: 'reset', code: 'history_unavailable', topics: reset, position: join.position });
+    const ready = join;
+    sendPaced(ready, this, replayLowWater(this.relay.config.maxBufferedBytes), () =>
+      ready.goLive(fresh.filter((topic) => this.topics.has(topic))),
+    );
   }
 
   private unsubscribe(frame: UnsubscribeFrame): void {

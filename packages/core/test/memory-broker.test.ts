@@ -17,7 +17,7 @@ describe('MemoryBroker', () => {
     const broker = new MemoryBroker({ historySize: 10, epoch: 'e1' });
     for (const topic of ['a', 'b', 'a', 'c', 'b']) await broker.publish(topic, { type: 't', data: topic });
     const { events, resetTopics } = await broker.replay(['a', 'b'], 'e1-1');
-    expect(events.map((e) => e.id)).toEqual(['e1-2', 'e1-3', 'e1-5']);
+    expect(events.map((e) => e.envelope.id)).toEqual(['e1-2', 'e1-3', 'e1-5']);
     expect(resetTopics).toEqual([]);
   });
 
@@ -27,10 +27,10 @@ describe('MemoryBroker', () => {
     await broker.publish('quiet', { type: 't', data: 'q' }); // e1-6
     const fromStart = await broker.replay(['busy', 'quiet'], 'e1-1');
     expect(fromStart.resetTopics).toEqual(['busy']);
-    expect(fromStart.events.map((e) => e.id)).toEqual(['e1-4', 'e1-5', 'e1-6']);
+    expect(fromStart.events.map((e) => e.envelope.id)).toEqual(['e1-4', 'e1-5', 'e1-6']);
     const recent = await broker.replay(['busy'], 'e1-3');
     expect(recent.resetTopics).toEqual([]);
-    expect(recent.events.map((e) => seqOf(e.id))).toEqual([4, 5]);
+    expect(recent.events.map((e) => seqOf(e.envelope.id))).toEqual([4, 5]);
   });
 
   it('treats ids from another epoch, malformed or from the future as uninterpretable', async () => {
@@ -39,14 +39,14 @@ describe('MemoryBroker', () => {
     for (const id of ['e1-1', 'garbage', 'e2-99']) {
       const { events, resetTopics } = await broker.replay(['a', 'empty'], id);
       expect(resetTopics).toEqual(['a', 'empty']);
-      expect(events.map((e) => e.id)).toEqual(['e2-1']);
+      expect(events.map((e) => e.envelope.id)).toEqual(['e2-1']);
     }
   });
 
   it('answers a repeated idempotency key with the original event, within the history', async () => {
     const broker = new MemoryBroker({ historySize: 2, epoch: 'e1' });
     const seen: string[] = [];
-    broker.setListener((e) => seen.push(e.id));
+    broker.setListener((e) => seen.push(e.envelope.id));
     const first = await broker.publish('a', { type: 't', data: 1, key: 'k' });
     const again = await broker.publish('a', { type: 't', data: 2, key: 'k' });
     expect(again).toEqual({ envelope: first.envelope, duplicate: true });
