@@ -5,19 +5,28 @@ import type { EncodedEvent } from './transport.js';
 
 const utf8 = new TextEncoder();
 
+const FRAME_PREFIX = '{"type":"event","event":';
+
+/** The WebSocket `event` frame of an envelope, as one flat string (what a broker stores). */
+export function eventFrame(envelope: Envelope): string {
+  return JSON.stringify({ type: 'event', event: envelope });
+}
+
 /**
- * Encodes an envelope once for every transport. The envelope is stringified a single time; the
- * WebSocket frame wraps that JSON and the SSE bytes are made only if some SSE subscriber asks.
- * `json` is the envelope's JSON when the caller already has it (a broker that stored it).
+ * Encodes an envelope once for every transport: the WebSocket frame is stringified a single time
+ * (or comes from the broker, which stored it), and the SSE bytes are made only if some SSE
+ * subscriber asks. The frame is one flat string shared by every subscriber and every replay, and
+ * the envelope's JSON is a slice of it, not a copy: a frame built by concatenation would be
+ * flattened into a new string by each connection that sends it.
  */
-export function encodeEvent(envelope: Envelope, json: string = JSON.stringify(envelope)): EncodedEvent {
+export function encodeEvent(envelope: Envelope, frame: string = eventFrame(envelope)): EncodedEvent {
   let sse: Uint8Array | undefined;
   return {
     envelope,
-    ws: `{"type":"event","event":${json}}`,
+    ws: frame,
     get sse() {
       // JSON.stringify never emits a raw line break, so the envelope is always one `data:` line.
-      sse ??= utf8.encode(encodeSseEvent({ id: envelope.id, event: envelope.type, data: json }));
+      sse ??= utf8.encode(encodeSseEvent({ id: envelope.id, event: envelope.type, data: frame.slice(FRAME_PREFIX.length, -1) }));
       return sse;
     },
   };

@@ -28,7 +28,7 @@ export class Join<S extends TopicHolder = TopicHolder> {
   position = '';
   /** Topics whose history no longer reaches back to the requested id. */
   resetTopics: readonly string[] = [];
-  private replayed: readonly EncodedEvent[] = [];
+  private replayed: (EncodedEvent | undefined)[] = [];
   private replayAt = 0;
   private readonly buffer: EncodedEvent[] = [];
   private bufferAt = 0;
@@ -43,7 +43,7 @@ export class Join<S extends TopicHolder = TopicHolder> {
   ) {}
 
   /** Called by the hub once the broker has answered. */
-  answered(position: string, resetTopics: readonly string[], replayed: readonly EncodedEvent[]): void {
+  answered(position: string, resetTopics: readonly string[], replayed: EncodedEvent[]): void {
     this.position = position;
     this.resetTopics = resetTopics;
     this.replayed = replayed;
@@ -62,7 +62,13 @@ export class Join<S extends TopicHolder = TopicHolder> {
 
   /** The next event to send, oldest first; undefined once caught up. */
   next(): EncodedEvent | undefined {
-    if (this.replayAt < this.replayed.length) return this.replayed[this.replayAt++];
+    if (this.replayAt < this.replayed.length) {
+      // Let go of each event as it is handed out: sending flattens its frame into a string of this
+      // connection's own, and a paced replay must hold only what is in flight, not all it has sent.
+      const event = this.replayed[this.replayAt]!;
+      this.replayed[this.replayAt++] = undefined;
+      return event;
+    }
     while (this.bufferAt < this.buffer.length) {
       const event = this.buffer[this.bufferAt++]!;
       this.bufferedBytes -= event.ws.length;

@@ -7,6 +7,7 @@ import {
   type PublishResult,
   type ReplayResult,
   encodeEvent,
+  eventFrame,
   formatEventId,
   newEpoch,
   parseEventId,
@@ -63,9 +64,9 @@ export class MemoryBroker implements Broker {
       data: input.data ?? null,
       time: this.now(),
     };
-    const entry: HistoryEntry = { seq, envelope, json: JSON.stringify(envelope), key: input.key };
+    const entry: HistoryEntry = { seq, envelope, frame: eventFrame(envelope), key: input.key };
     this.histories.push(topic, entry);
-    this.listener(encodeEvent(envelope, entry.json));
+    this.listener(encodeEvent(envelope, entry.frame));
     return { envelope, duplicate: false };
   }
 
@@ -82,7 +83,7 @@ export class MemoryBroker implements Broker {
       if (held) for (const entry of held) merged.push(entry);
     }
     if (topics.length > 1) merged.sort((a, b) => a.seq - b.seq);
-    return { events: merged.map((entry) => encodeEvent(entry.envelope, entry.json)), resetTopics };
+    return { events: merged.map((entry) => encodeEvent(entry.envelope, entry.frame)), resetTopics };
   }
 
   /** A watched topic has local holders: its history is dropped only after every idle one. */

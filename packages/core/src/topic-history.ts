@@ -1,10 +1,10 @@
 import type { Envelope } from '@relaykit/contracts';
 
-/** One held event: its sequence number, its envelope and the JSON every transport sends of it. */
+/** One held event: its sequence number, its envelope and its WebSocket frame (see eventFrame). */
 export interface HistoryEntry {
   readonly seq: number;
   readonly envelope: Envelope;
-  readonly json: string;
+  readonly frame: string;
   readonly key: string | undefined;
 }
 
@@ -21,7 +21,7 @@ export class TopicHistory {
   private start = 0;
   private readonly keys = new Map<string, HistoryEntry>();
   size = 0;
-  /** Bytes of envelope JSON held. */
+  /** Bytes held, counted as the events' frames. */
   bytes = 0;
   /** Seq of the newest event that left the history; a resume from before it cannot be complete. */
   evictedUpTo = 0;
@@ -44,7 +44,7 @@ export class TopicHistory {
     if (this.size === this.ring.length) this.resize(Math.min(this.limit, Math.max(FIRST_CAPACITY, 2 * this.ring.length)));
     this.ring[(this.start + this.size) % this.ring.length] = entry;
     this.size++;
-    this.bytes += entry.json.length;
+    this.bytes += entry.frame.length;
     if (entry.key !== undefined) this.keys.set(entry.key, entry);
   }
 
@@ -55,11 +55,11 @@ export class TopicHistory {
     this.ring[this.start] = undefined;
     this.start = (this.start + 1) % this.ring.length;
     this.size--;
-    this.bytes -= entry.json.length;
+    this.bytes -= entry.frame.length;
     this.evictedUpTo = entry.seq;
     if (entry.key !== undefined && this.keys.get(entry.key) === entry) this.keys.delete(entry.key);
     if (this.ring.length > 4 * FIRST_CAPACITY && this.size < this.ring.length >>> 2) this.resize(this.ring.length >>> 1);
-    return entry.json.length;
+    return entry.frame.length;
   }
 
   /** Entries with seq > afterSeq, oldest first. */
