@@ -30,7 +30,7 @@ const children = apps.map(({ name, port }) => {
       const lines = (rest + chunk).split('\n');
       rest = lines.pop() ?? '';
       for (const line of lines) {
-        const url = /listening on (http:\/\/\S+)/.exec(line)?.[1];
+        const url = /listening on (http:\/\/[^\s"]+)/.exec(line)?.[1];
         console.log(`${prefix} ${line}${url ? `\n${prefix} demo: ${url}/   SSE: ${url}/v1/events?topic=demo   WS: ${url.replace('http', 'ws')}/v1/ws` : ''}`);
       }
     });

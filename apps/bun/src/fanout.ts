@@ -1,5 +1,5 @@
 import type { EncodedEvent, Fanout } from '@relaykit/contracts';
-import { SetFanout, type TopicHolder, WsSession } from '@relaykit/core';
+import { SetFanout, type TopicHolder, WsSession } from '@relaykit/core/adapter';
 import type { Server } from 'bun';
 import { BunPeer } from './ws.ts';
 

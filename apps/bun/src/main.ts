@@ -1,8 +1,9 @@
-import { Relay, errorResponse, loadConfig } from '@relaykit/core';
+import { listeningLine } from '@relaykit/contracts';
+import { Relay, loadConfig, shutdownOnce } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { BunFanout } from './fanout.ts';
 import { serveSse } from './sse.ts';
-import { type WsData, upgradeWs, wsHandler } from './ws.ts';
+import { type WsData, serveWs, wsHandler } from './ws.ts';
 
 const config = loadConfig(Bun.env, (code) => process.exit(code));
 const fanout = new BunFanout(config.maxBufferedBytes);
@@ -13,42 +14,33 @@ const POLL_IDLE_TIMEOUT_S = 75;
 const server = Bun.serve<WsData>({
   hostname: config.host,
   port: config.port,
+  // REQUEST_TIMEOUT_MS is not Bun's to set for heads: uWS closes a connection whose head has not
+  // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
   async fetch(req, server) {
     const url = new URL(req.url);
     try {
-      if (req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-        if (url.pathname !== '/v1/ws') return errorResponse('not_found', `no WebSocket endpoint at ${url.pathname}; use /v1/ws`);
-        return await upgradeWs(relay, req, server, url);
-      }
-      if (url.pathname === '/v1/events' && req.method === 'GET') return await serveSse(relay, req, server, url);
-      if (url.pathname.startsWith('/v1/topics/') && (req.method === 'GET' || req.method === 'HEAD')) {
-        server.timeout(req, POLL_IDLE_TIMEOUT_S);
-      }
-      return await relay.handle(req);
+      const route = relay.route(req.method, url.pathname, req.headers.get('upgrade'));
+      if (route === 'ws') return await serveWs(relay, req, server, url);
+      if (route === 'sse') return await serveSse(relay, req, server, url);
+      if (req.method === 'GET' || req.method === 'HEAD') server.timeout(req, POLL_IDLE_TIMEOUT_S);
+      return await relay.fetch(req);
     } catch (error) {
-      console.error('relaykit: request failed', error);
-      return errorResponse('internal', 'internal error');
+      return relay.refusal(error);
     }
   },
   websocket: wsHandler(relay),
 });
 fanout.attach(server);
 relay.startHeartbeat();
-const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-console.log(`relaykit bun listening on http://${host}:${server.port}`);
+relay.log.info(listeningLine('bun', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`));
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  console.log(`relaykit bun: ${signal}, closing connections`);
+const shutdown = shutdownOnce({
+  log: relay.log,
+  graceMs: config.shutdownGraceMs,
+  closeSessions: () => relay.shutdown(),
   // Stop accepting; the promise settles once in-flight requests and streams are done.
-  void server.stop().then(() => process.exit(0));
-  await relay.shutdown();
-  setTimeout(() => {
-    void server.stop(true);
-    process.exit(0);
-  }, config.shutdownGraceMs).unref();
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+  stopListening: () => server.stop(),
+  exit: (code) => process.exit(code),
+});
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,6 +1,46 @@
-import { type Relay, SSE_RESPONSE_HEADERS, type SseSink } from '@relaykit/core';
+import { type Relay, SSE_RESPONSE_HEADERS, handshakeOf } from '@relaykit/core';
+import type { SseSession, SseSink } from '@relaykit/core/adapter';
 import type { Server } from 'bun';
-import { handshakeOf } from './web.ts';
+
+/**
+ * A direct stream's controller as the session's sink. `write` returns a number when the bytes went
+ * to the socket, or a promise while they wait behind backpressure; `queued` counts those bytes.
+ */
+export class BunSink implements SseSink {
+  private queued = 0;
+  private readonly controller: ReadableStreamDirectController;
+  private readonly session: SseSession;
+  constructor(controller: ReadableStreamDirectController, session: SseSession) {
+    this.controller = controller;
+    this.session = session;
+  }
+  write(chunk: Uint8Array): number {
+    if (this.session.closed) return 0;
+    const written = this.controller.write(chunk);
+    if (typeof written === 'number') {
+      // 0 for a non-empty chunk: the client went away.
+      if (written === 0 && chunk.byteLength > 0) {
+        this.session.onClose();
+        return 0;
+      }
+      return chunk.byteLength;
+    }
+    this.queued += chunk.byteLength;
+    written.then(
+      () => {
+        this.queued = 0;
+      },
+      () => this.session.onClose(),
+    );
+    return -1;
+  }
+  end(): void {
+    this.controller.close();
+  }
+  get bufferedAmount(): number {
+    return this.queued;
+  }
+}
 
 /**
  * `GET /v1/events`: a direct ReadableStream, Bun's leanest body (measured on Bun 1.4.5 at 2k–10k
@@ -10,42 +50,13 @@ import { handshakeOf } from './web.ts';
  * subscriber. A `pull` that returns without closing keeps the stream open until `end()`.
  */
 export async function serveSse(relay: Relay, req: Request, server: Server<unknown>, url: URL): Promise<Response> {
-  const session = await relay.openSse(handshakeOf(req, url));
-  if (session instanceof Response) return session;
-  // Bun closes a connection quiet for idleTimeout (10 s); the heartbeat's keepalives are the only traffic.
+  const session = await relay.acceptSse(handshakeOf(req, url));
+  // Bun closes a connection quiet for idleTimeout; the heartbeat's keepalives are the only traffic.
   server.timeout(req, 0);
   const body = new ReadableStream({
     type: 'direct',
     pull(controller) {
-      /** Bytes accepted behind backpressure, until the socket drains. */
-      let queued = 0;
-      const gone = () => session.onClose();
-      const sink: SseSink = {
-        write(chunk) {
-          if (session.closed) return 0;
-          const written = controller.write(chunk);
-          if (typeof written === 'number') {
-            // 0 for a non-empty chunk: the client went away.
-            if (written === 0 && chunk.byteLength > 0) {
-              gone();
-              return 0;
-            }
-            return chunk.byteLength;
-          }
-          queued += chunk.byteLength;
-          written.then(() => {
-            queued = 0;
-          }, gone);
-          return -1;
-        },
-        end() {
-          controller.close();
-        },
-        get bufferedAmount() {
-          return queued;
-        },
-      };
-      void session.start(sink);
+      void session.start(new BunSink(controller, session));
     },
     // The client disconnected.
     cancel: () => session.onClose(),

@@ -1,6 +1,6 @@
-import { type Principal, type Relay, type WsPeer, type WsSession, errorResponse } from '@relaykit/core';
+import { type Principal, type Relay, RelayError, handshakeOf } from '@relaykit/core';
+import type { WsPeer, WsSession } from '@relaykit/core/adapter';
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun';
-import { handshakeOf } from './web.ts';
 
 export interface WsData {
   principal: Principal;
@@ -31,11 +31,10 @@ export class BunPeer implements WsPeer {
 }
 
 /** `/v1/ws`: admit (auth, limits), then upgrade; a refused upgrade answers the JSON error. */
-export async function upgradeWs(relay: Relay, req: Request, server: Server<WsData>, url: URL): Promise<Response | undefined> {
-  const principal = await relay.admit(handshakeOf(req, url), 'ws');
-  if (principal instanceof Response) return principal;
+export async function serveWs(relay: Relay, req: Request, server: Server<WsData>, url: URL): Promise<Response | undefined> {
+  const principal = await relay.acceptWs(handshakeOf(req, url));
   if (server.upgrade(req, { data: { principal, session: undefined } })) return undefined;
-  return errorResponse('bad_request', 'invalid WebSocket upgrade request');
+  throw new RelayError('bad_request', 'invalid WebSocket upgrade request');
 }
 
 /** The websocket handlers: relaykit's heartbeat (core) is the only liveness check. */
@@ -69,7 +68,7 @@ export function wsHandler(relay: Relay): WebSocketHandler<WsData> {
       ws.data.session?.onClose();
     },
     error(error, ws) {
-      console.error('relaykit: WebSocket handler failed', error);
+      relay.log.error('WebSocket handler failed', { error });
       ws.close(1011, 'internal error');
     },
   };

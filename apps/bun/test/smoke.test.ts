@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import type { Subprocess } from 'bun';
+import { LISTENING_LINE } from '@relaykit/contracts';
 
 let server: Subprocess<'ignore', 'pipe', 'inherit'>;
 let base = '';
@@ -20,7 +21,7 @@ beforeAll(async () => {
     const { value, done } = await reader.read();
     if (done) throw new Error(`server exited: ${text}`);
     text += new TextDecoder().decode(value);
-    base = /listening on (http:\/\/\S+)/.exec(text)?.[1] ?? '';
+    base = LISTENING_LINE.exec(text)?.[2] ?? '';
   }
   reader.releaseLock();
 });

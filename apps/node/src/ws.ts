@@ -1,11 +1,11 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Relay, type WsPeer, errorResponse } from '@relaykit/core';
+import { type Relay, RelayError, handshakeOfHeaders } from '@relaykit/core';
+import type { WsPeer } from '@relaykit/core/adapter';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { handshakeOf } from './web.ts';
 
 /** `ws`'s socket as a relaykit peer; send results follow Bun's convention (-1 = backpressure). */
-class NodePeer implements WsPeer {
+export class NodePeer implements WsPeer {
   readonly ws: WebSocket;
   constructor(ws: WebSocket) {
     this.ws = ws;
@@ -29,41 +29,55 @@ class NodePeer implements WsPeer {
   }
 }
 
-/** Handles `upgrade` for `/v1/ws`: admit (auth, limits), then hand the socket to a session. */
-export function createWsUpgrade(relay: Relay) {
-  const wss = new WebSocketServer({
-    noServer: true,
-    clientTracking: false,
-    perMessageDeflate: false,
-    // ws closes with 1009 past this, before the frame is buffered whole.
-    maxPayload: relay.config.maxMessageBytes,
-  });
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return req.headers.upgrade?.toLowerCase() === 'websocket';
+}
 
-  return async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
-    socket.on('error', () => socket.destroy());
+const servers = new WeakMap<Relay, WebSocketServer>();
+function wsServerOf(relay: Relay): WebSocketServer {
+  let wss = servers.get(relay);
+  if (!wss) {
+    wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      // ws closes with 1009 by a frame's declared length, before buffering it.
+      maxPayload: relay.config.maxMessageBytes,
+    });
+    servers.set(relay, wss);
+  }
+  return wss;
+}
+
+/** The `upgrade` event: route, admit (auth, limits), then hand the socket to a session. */
+export async function serveWs(relay: Relay, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  let principal;
+  try {
+    relay.route(req.method ?? 'GET', url.pathname, req.headers.upgrade ?? null);
     // ws would refuse a malformed handshake with an HTML page; answer it as every endpoint does.
     const problem = handshakeProblem(req);
-    if (problem) return rejectUpgrade(socket, errorResponse('bad_request', problem));
-    const principal = await relay.admit(handshakeOf(req, url), 'ws');
-    if (principal instanceof Response) return rejectUpgrade(socket, principal);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = relay.openWs(new NodePeer(ws), principal);
-      ws.on('message', (data, isBinary) => {
-        if (isBinary) session.onBinary();
-        else session.onText(data.toString());
-      });
-      ws.on('pong', () => session.onPong());
-      ws.on('close', () => session.onClose());
-      ws.on('error', () => session.onClose());
-      session.open();
+    if (problem) throw new RelayError('bad_request', problem);
+    principal = await relay.acceptWs(handshakeOfHeaders(url, req.headers));
+  } catch (error) {
+    return rejectUpgrade(socket, relay.refusal(error));
+  }
+  wsServerOf(relay).handleUpgrade(req, socket, head, (ws) => {
+    const session = relay.openWs(new NodePeer(ws), principal);
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) session.onBinary();
+      else session.onText(data.toString());
     });
-  };
+    ws.on('pong', () => session.onPong());
+    ws.on('close', () => session.onClose());
+    ws.on('error', () => session.onClose());
+    session.open();
+  });
 }
 
 /** The checks ws makes before upgrading (RFC 6455 section 4.2.1), as a message, or undefined. */
 function handshakeProblem(req: IncomingMessage): string | undefined {
-  if (req.method !== 'GET') return 'a WebSocket handshake must be a GET request';
-  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return 'Upgrade header must be "websocket"';
   if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return 'missing or invalid Sec-WebSocket-Key';
   const version = req.headers['sec-websocket-version'];
   if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
@@ -71,7 +85,7 @@ function handshakeProblem(req: IncomingMessage): string | undefined {
 }
 
 /** Answers a refused upgrade with the same JSON error body as every other endpoint. */
-export async function rejectUpgrade(socket: Duplex, response: Response): Promise<void> {
+async function rejectUpgrade(socket: Duplex, response: Response): Promise<void> {
   const body = await response.text();
   const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'Error'}`];
   response.headers.forEach((value, name) => head.push(`${name}: ${value}`));

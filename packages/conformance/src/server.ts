@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { LISTENING_LINE } from '@relaykit/contracts';
 
-/** The line every relaykit server prints once it accepts connections. */
-export const LISTENING_LINE = /relaykit (\S+) listening on (http:\/\/\S+)/;
+export { LISTENING_LINE };
 
 /** Config the shared server is started with (a remote server reports its own in `welcome`). */
 export const SHARED_ENV: Readonly<Record<string, string>> = {

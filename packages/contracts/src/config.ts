@@ -7,6 +7,9 @@ const int = (min: number, max: number, fallback: number) =>
  * Server configuration, read from the environment with the same names and defaults on every
  * runtime. Unknown variables are ignored (the environment holds much else).
  */
+export const LogLevel = z.enum(['error', 'warn', 'info', 'debug']);
+export type LogLevel = z.infer<typeof LogLevel>;
+
 export const ConfigEnv = z.object({
   PORT: int(0, 65535, 8080).describe('TCP port; 0 picks a free one'),
   HOST: z.string().min(1).default('127.0.0.1').describe('Interface to bind; 0.0.0.0 for all'),
@@ -31,6 +34,7 @@ export const ConfigEnv = z.object({
     'A history with no local subscriber and no publish for this long is dropped; 0 = never by age',
   ),
   REQUEST_TIMEOUT_MS: int(1000, 600_000, 30_000).describe('How long a request head and body may take to arrive'),
+  LOG_LEVEL: LogLevel.default('info').describe('Least severe log line written: error, warn, info or debug'),
   AUTH_JWT_SECRET: z
     .string()
     .min(32, 'must be at least 32 characters (HS256 key)')
@@ -56,6 +60,7 @@ export const Config = ConfigEnv.transform((env) => ({
   historyMaxBytes: env.HISTORY_MAX_BYTES,
   historyTtlMs: env.HISTORY_TTL_MS,
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+  logLevel: env.LOG_LEVEL,
   auth: env.AUTH_JWT_SECRET
     ? { jwtSecret: env.AUTH_JWT_SECRET, issuer: env.AUTH_JWT_ISSUER, audience: env.AUTH_JWT_AUDIENCE }
     : undefined,

@@ -11,3 +11,4 @@ export * from './broker.js';
 export * from './transport.js';
 export { buildAsyncApi } from './asyncapi.js';
 export * from './load-result.js';
+export * from './lifecycle.js';

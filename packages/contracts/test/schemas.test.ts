@@ -61,6 +61,7 @@ describe('config', () => {
         historyMaxBytes: 64 * 1024 * 1024,
         historyTtlMs: 3_600_000,
         requestTimeoutMs: 30_000,
+        logLevel: 'info',
         auth: undefined,
       },
     });

@@ -1,40 +1,28 @@
-import { ERROR_STATUS, type ErrorBody, type ErrorCode, SSE_HEADERS } from '@relaykit/contracts';
+import { SSE_HEADERS } from '@relaykit/contracts';
 
-export const CORS_HEADERS: Readonly<Record<string, string>> = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, OPTIONS',
-  'access-control-allow-headers': 'authorization, content-type, last-event-id',
-  'access-control-max-age': '600',
-};
+/**
+ * The CORS policy: any origin may read the API (browsers' EventSource and fetch readers on other
+ * origins), with the headers a relaykit client sends. hono/cors applies it to the HTTP API.
+ */
+export const CORS_OPTIONS = {
+  origin: '*',
+  allowMethods: ['GET', 'POST', 'OPTIONS'],
+  allowHeaders: ['authorization', 'content-type', 'last-event-id'],
+  maxAge: 600,
+} as const;
+
+/** The origin grant a stream answer (or its refusal) carries: they are served outside the Hono app. */
+export const STREAM_CORS_HEADERS: Readonly<Record<string, string>> = { 'access-control-allow-origin': CORS_OPTIONS.origin };
 
 /**
  * Headers of an SSE stream. EventSource's GET is a CORS simple request, so the stream itself needs
  * only the origin grant; preflights (fetch readers sending Authorization) are answered by OPTIONS.
  */
-export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
-  ...SSE_HEADERS,
-  'access-control-allow-origin': '*',
-};
+export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, ...STREAM_CORS_HEADERS };
 
-export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+export function json(body: unknown, status = 200, headers: Readonly<Record<string, string>> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...CORS_HEADERS, ...headers },
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });
-}
-
-/** Every HTTP error has the same body: `{error:{code,message}}` with the code's status. */
-export function errorResponse(code: ErrorCode, message: string, headers: Record<string, string> = {}): Response {
-  const body: ErrorBody = { error: { code, message } };
-  return json(body, ERROR_STATUS[code], headers);
-}
-
-/** A rejection from validation or auth, carried to whichever transport must report it. */
-export class RelayError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }

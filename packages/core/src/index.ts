@@ -1,15 +1,15 @@
-export { Relay, type RelayOptions, type HandshakeRequest } from './relay.js';
-export { Hub, Join, type TopicHolder } from './hub.js';
-export { type BacklogSink, sendPaced } from './backlog.js';
-export { nestsDeeperThan } from './json-depth.js';
-export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.js';
-export { SetFanout } from './set-fanout.js';
-export { Metrics } from './metrics.js';
-export { WsSession, type WsPeer } from './ws-session.js';
-export { SseSession, type SseSink } from './sse-session.js';
-export { PollWaiter } from './poll.js';
+// The app-facing API: what a runtime's app needs to serve relaykit.
+export { Relay, type RelayOptions } from './relay.js';
+export { type Route, SSE_PATH, WS_PATH } from './routes.js';
+export { type HandshakeRequest, type HeaderRecord, handshakeOf, handshakeOfHeaders } from './handshake.js';
+export { RelayError, errorResponse } from './errors.js';
+export { SSE_RESPONSE_HEADERS, json } from './http-util.js';
+export { type Logger, type LogFields, jsonLogger } from './log.js';
+export { shutdownOnce, type ShutdownPlan } from './shutdown.js';
+export { loadConfig } from './load-config.js';
 export { type AuthHooks, type AuthRequest, type Principal, allowAll, tokenFrom, TOKEN_COOKIE } from './auth.js';
 export { jwtAuth, type JwtAuthOptions } from './jwt-auth.js';
-export { handleHttp, type DemoAssets } from './http-api.js';
-export { RelayError, errorResponse, json, CORS_HEADERS, SSE_RESPONSE_HEADERS } from './http-util.js';
-export { loadConfig } from './load-config.js';
+export type { DemoAssets } from './http-app.js';
+// Until apps/deno imports them from the adapter subpath.
+export type { SseSession, SseSink } from './sse-session.js';
+export type { WsPeer } from './ws-session.js';

@@ -7,6 +7,7 @@ import { type Config, parseConfig } from '@relaykit/contracts';
 export function loadConfig(env: Record<string, string | undefined>, exit: (code: number) => never): Config {
   const result = parseConfig(env);
   if (result.ok) return result.config;
+  // Plain text, not a log line: there is no valid LOG_LEVEL or server to log with yet.
   console.error(result.message);
   return exit(2);
 }

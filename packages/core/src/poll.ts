@@ -7,7 +7,7 @@ import {
   type ResetSignal,
   type SendResult,
 } from '@relaykit/contracts';
-import type { Relay } from './relay.js';
+import type { SessionHost } from './session-host.js';
 
 /**
  * One long poll of one topic: resume from `after` (or from now), answer as soon as anything is
@@ -23,7 +23,7 @@ export class PollWaiter {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly relay: Relay,
+    private readonly host: SessionHost,
     private readonly topic: string,
   ) {}
 
@@ -47,8 +47,8 @@ export class PollWaiter {
 
   async run(after: string | undefined, waitMs: number, signal: AbortSignal): Promise<PollResponse> {
     let reset: ResetSignal | undefined;
-    let position = after ?? this.relay.broker.position();
-    const join = await this.relay.hub.join(this, [this.topic], after);
+    let position = after ?? this.host.hub.broker.position();
+    const join = await this.host.hub.join(this, [this.topic], after);
     if (join) {
       position = join.position;
       if (join.resetTopics.length > 0) reset = { code: 'history_unavailable', topics: [...join.resetTopics] };
@@ -78,6 +78,6 @@ export class PollWaiter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.relay.hub.leave(this, this.topic);
+    this.host.hub.leave(this, this.topic);
   }
 }

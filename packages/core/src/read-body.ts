@@ -1,4 +1,4 @@
-import { RelayError } from './http-util.js';
+import { RelayError } from './errors.js';
 
 const utf8 = new TextDecoder();
 const FIRST_BUFFER_BYTES = 16 * 1024;

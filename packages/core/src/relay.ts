@@ -1,24 +1,17 @@
-import {
-  CloseCode,
-  HEARTBEAT_TIMEOUT_REASON,
-  SHUTDOWN_REASON,
-  type Broker,
-  type Config,
-  type Fanout,
-  type PublishInput,
-  type PublishResult,
-  SSE_KEEPALIVE_COMMENT,
-  SSE_OPEN_COMMENT,
-  encodeSseComment,
-  encodeSseRetry,
-} from '@relaykit/contracts';
+import type { Broker, Config, Fanout, PublishInput, PublishResult } from '@relaykit/contracts';
+import type { Hono } from 'hono';
 import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
-import { type DemoAssets, handleHttp } from './http-api.js';
-import { RelayError, errorResponse } from './http-util.js';
+import { RelayError, errorResponse } from './errors.js';
+import { type HandshakeRequest, handshakeOf } from './handshake.js';
+import { type DemoAssets, type HttpHost, createHttpApp } from './http-app.js';
+import { STREAM_CORS_HEADERS } from './http-util.js';
 import { Hub, type TopicHolder } from './hub.js';
 import { jwtAuth } from './jwt-auth.js';
+import { type Logger, jsonLogger } from './log.js';
 import { MemoryBroker } from './memory-broker.js';
 import { Metrics } from './metrics.js';
+import { type Route, routeOf } from './routes.js';
+import type { Session } from './session-host.js';
 import { SetFanout } from './set-fanout.js';
 import { SseSession } from './sse-session.js';
 import { checkTopic } from './validate.js';
@@ -33,21 +26,16 @@ export interface RelayOptions {
   /** Overrides the auth the config selects (JWT when AUTH_JWT_SECRET is set, else allow-all). */
   auth?: AuthHooks;
   demo?: DemoAssets;
+  /** Overrides the JSON-lines logger at LOG_LEVEL. */
+  logger?: Logger;
 }
-
-/** The request facts every transport's handshake needs, whatever the runtime's request type. */
-export interface HandshakeRequest {
-  url: URL;
-  header(name: string): string | null;
-}
-
-const utf8 = new TextEncoder();
 
 /**
- * Everything about relaykit that is the same on every runtime. An app creates one Relay, hands it
- * its sockets and streams, and calls `startHeartbeat` and `shutdown`.
+ * Everything about relaykit that is the same on every runtime. An app creates one Relay, asks it
+ * where each request goes (`route`), hands it its sockets and streams, serves every other request
+ * with `fetch` (the Hono app), and calls `startHeartbeat` and `shutdown`.
  */
-export class Relay {
+export class Relay implements HttpHost {
   readonly config: Config;
   readonly serverName: string;
   readonly broker: Broker;
@@ -55,17 +43,19 @@ export class Relay {
   readonly metrics: Metrics;
   readonly auth: AuthHooks;
   readonly demo: DemoAssets | undefined;
-  readonly ssePreamble: Uint8Array;
-  readonly sseKeepalive = utf8.encode(encodeSseComment(SSE_KEEPALIVE_COMMENT));
-  private readonly sessions = new Set<WsSession | SseSession>();
+  readonly log: Logger;
+  /** The HTTP API; Bun and Deno serve it with `fetch`, Node through @hono/node-server. */
+  readonly http: Hono;
+  private readonly sessions = new Set<Session>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private nextConnectionId = 0;
   shuttingDown = false;
 
   constructor(options: RelayOptions) {
-    this.config = options.config;
-    this.serverName = options.serverName;
     const { config } = options;
+    this.config = config;
+    this.serverName = options.serverName;
+    this.log = options.logger ?? jsonLogger(config.logLevel, options.serverName);
     this.broker =
       options.broker ??
       new MemoryBroker({
@@ -76,12 +66,18 @@ export class Relay {
       });
     this.metrics = new Metrics(() => this.hub.topicCount, () => this.broker.historyStats());
     this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics, config.maxBufferedBytes);
-    const jwt = options.config.auth;
-    this.auth =
-      options.auth ??
-      (jwt ? jwtAuth({ secret: jwt.jwtSecret, issuer: jwt.issuer, audience: jwt.audience }) : allowAll);
+    const jwt = config.auth;
+    this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, issuer: jwt.issuer, audience: jwt.audience }) : allowAll);
     this.demo = options.demo;
-    this.ssePreamble = utf8.encode(encodeSseComment(SSE_OPEN_COMMENT) + encodeSseRetry(this.config.sseRetryMs));
+    this.http = createHttpApp(this);
+  }
+
+  /** Serves a plain HTTP request (anything `route` does not send to a stream or an upgrade). */
+  readonly fetch = (request: Request): Response | Promise<Response> => this.http.fetch(request);
+
+  /** Where a request goes; an upgrade that can never succeed throws its RelayError. */
+  route(method: string, pathname: string, upgrade: string | null): Route {
+    return routeOf(method, pathname, upgrade);
   }
 
   async publish(topic: string, input: PublishInput): Promise<PublishResult> {
@@ -92,29 +88,6 @@ export class Relay {
     return result;
   }
 
-  /** Authenticates a connection; returns the principal or the error response to send instead. */
-  async admit(request: HandshakeRequest, transport: 'sse' | 'ws'): Promise<Principal | Response> {
-    if (this.shuttingDown) return errorResponse('shutting_down', 'server is shutting down');
-    try {
-      this.checkConnectionLimit();
-    } catch (error) {
-      if (!(error instanceof RelayError)) throw error;
-      this.metrics.rejected++;
-      return errorResponse(error.code, error.message);
-    }
-    const principal = await this.auth.authenticate({
-      token: tokenFrom(request.url, request.header),
-      transport,
-      url: request.url,
-      header: request.header,
-    });
-    if (!principal) {
-      this.metrics.rejected++;
-      return errorResponse('unauthorized', 'missing or invalid token', { 'www-authenticate': 'Bearer' });
-    }
-    return principal;
-  }
-
   /** Throws too_many_connections when SSE streams, WebSockets and held long polls reach MAX_CONNECTIONS. */
   checkConnectionLimit(): void {
     const { maxConnections } = this.config;
@@ -123,38 +96,43 @@ export class Relay {
     }
   }
 
-  /** Authenticates a plain HTTP request (publish or poll); throws 401 as a RelayError. */
-  async authenticateRequest(request: Request, url: URL, transport: 'publish' | 'poll' = 'publish'): Promise<Principal> {
-    const header = (name: string) => request.headers.get(name);
-    const principal = await this.auth.authenticate({ token: tokenFrom(url, header), transport, url, header });
-    if (!principal) throw new RelayError('unauthorized', 'missing or invalid token');
+  /** Authenticates a request of any transport; throws 401 as a RelayError. */
+  private async principalOf(request: HandshakeRequest, transport: 'sse' | 'ws' | 'publish' | 'poll'): Promise<Principal> {
+    const principal = await this.auth.authenticate({ token: tokenFrom(request.url, request.header), transport, url: request.url, header: request.header });
+    if (!principal) {
+      this.log.info('auth refused', { transport });
+      throw new RelayError('unauthorized', 'missing or invalid token', { 'www-authenticate': 'Bearer' });
+    }
     return principal;
   }
 
+  authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal> {
+    return this.principalOf(handshakeOf(request), transport);
+  }
+
+  /** Admits a WebSocket before its upgrade (shutdown, limits, auth); throws the RelayError to answer. */
+  async acceptWs(request: HandshakeRequest): Promise<Principal> {
+    if (this.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
+    this.checkConnectionLimit();
+    return this.principalOf(request, 'ws');
+  }
+
   /**
-   * Validates an SSE request (`GET /v1/events?topic=...`). Returns a session to `start` once the
-   * runtime has sent the headers, or the error response to send instead.
+   * Validates an SSE request (`GET /v1/events?topic=...`) and returns a session to `start` once
+   * the runtime has sent the headers; throws the RelayError to answer instead.
    */
-  async openSse(request: HandshakeRequest): Promise<SseSession | Response> {
+  async acceptSse(request: HandshakeRequest): Promise<SseSession> {
     const topics = [...new Set(request.url.searchParams.getAll('topic'))];
-    try {
-      if (topics.length === 0) throw new RelayError('bad_request', 'give at least one topic: /v1/events?topic=NAME');
-      if (topics.length > this.config.maxTopicsPerConnection) {
-        throw new RelayError('too_many_topics', `at most ${this.config.maxTopicsPerConnection} topics (MAX_TOPICS_PER_CONNECTION)`);
-      }
-      topics.forEach(checkTopic);
-    } catch (error) {
-      if (!(error instanceof RelayError)) throw error;
-      this.metrics.rejected++;
-      return errorResponse(error.code, error.message);
+    if (topics.length === 0) throw new RelayError('bad_request', 'give at least one topic: /v1/events?topic=NAME');
+    if (topics.length > this.config.maxTopicsPerConnection) {
+      throw new RelayError('too_many_topics', `at most ${this.config.maxTopicsPerConnection} topics (MAX_TOPICS_PER_CONNECTION)`);
     }
-    const principal = await this.admit(request, 'sse');
-    if (principal instanceof Response) return principal;
+    topics.forEach(checkTopic);
+    if (this.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
+    this.checkConnectionLimit();
+    const principal = await this.principalOf(request, 'sse');
     for (const topic of topics) {
-      if (!(await this.auth.canSubscribe(principal, topic))) {
-        this.metrics.rejected++;
-        return errorResponse('forbidden', `not allowed to subscribe to ${topic}`);
-      }
+      if (!(await this.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
     }
     // The header wins over the query parameter: EventSource sets it on every reconnect.
     const lastEventId = request.header('last-event-id') ?? request.url.searchParams.get('lastEventId') ?? undefined;
@@ -170,61 +148,67 @@ export class Relay {
     return session;
   }
 
-  private track(session: WsSession | SseSession): void {
+  /**
+   * The answer to anything thrown while serving a request: a RelayError's own response (counted as
+   * rejected), else a logged 500. Stream refusals carry the CORS origin grant, as streams do.
+   */
+  refusal(error: unknown, request?: Request): Response {
+    if (error instanceof RelayError) {
+      this.metrics.rejected++;
+      return errorResponse(error.code, error.message, request ? error.headers : { ...STREAM_CORS_HEADERS, ...error.headers });
+    }
+    // The path only: a query string may carry a token.
+    this.log.error('request failed', { method: request?.method, path: request ? new URL(request.url).pathname : undefined, error });
+    return errorResponse('internal', 'internal error');
+  }
+
+  private track(session: Session): void {
     this.sessions.add(session);
     this.metrics.connections[session.transport]++;
+    if (this.log.enabled('debug')) this.log.debug('connection opened', { transport: session.transport, open: this.sessions.size });
   }
 
-  /** Called by a session as it closes. */
-  forget(session: WsSession | SseSession): void {
-    if (this.sessions.delete(session)) this.metrics.connections[session.transport]--;
+  forget(session: Session): void {
+    if (!this.sessions.delete(session)) return;
+    this.metrics.connections[session.transport]--;
+    if (this.log.enabled('debug')) this.log.debug('connection closed', { transport: session.transport, open: this.sessions.size });
   }
 
-  handle(request: Request): Promise<Response> {
-    return handleHttp(this, request);
-  }
-
-  /**
-   * One timer for every connection: SSE keepalive comments, and WebSocket pings where the runtime
-   * exposes them. A peer that has not answered the previous ping is terminated, so a dead one
-   * goes within two intervals.
-   */
-  startHeartbeat(): void {
-    this.heartbeat ??= setInterval(() => this.beat(), this.config.heartbeatMs);
-  }
-
-  private beat(): void {
-    for (const session of this.sessions) {
-      if (session.transport === 'sse') {
-        session.keepalive();
-        continue;
-      }
-      const { peer } = session;
-      if (!peer.ping) continue;
-      if (!session.alive) {
-        this.metrics.heartbeatTimeouts++;
-        // The close frame tells a half-alive peer why; terminate frees the socket without waiting for it.
-        peer.close(CloseCode.heartbeatTimeout, HEARTBEAT_TIMEOUT_REASON);
-        peer.terminate();
-        session.onClose();
-        continue;
-      }
-      session.alive = false;
-      peer.ping();
+  /** @deprecated until apps/deno moves to acceptWs. */
+  async admit(request: HandshakeRequest, _transport?: string): Promise<Principal | Response> {
+    try {
+      return await this.acceptWs(request);
+    } catch (error) {
+      return this.refusal(error);
     }
+  }
+
+  /** @deprecated until apps/deno moves to acceptSse. */
+  async openSse(request: HandshakeRequest): Promise<SseSession | Response> {
+    try {
+      return await this.acceptSse(request);
+    } catch (error) {
+      return this.refusal(error);
+    }
+  }
+
+  /** @deprecated until apps/deno moves to fetch. */
+  async handle(request: Request): Promise<Response> {
+    return this.fetch(request);
+  }
+
+  /** One timer for every connection: each session's heartbeat (see Session.beat). */
+  startHeartbeat(): void {
+    this.heartbeat ??= setInterval(() => {
+      for (const session of this.sessions) session.beat();
+    }, this.config.heartbeatMs);
   }
 
   /** Closes WebSockets with 1001 and ends SSE streams so clients reconnect elsewhere. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const session of [...this.sessions]) {
-      if (session.transport === 'sse') session.end();
-      else {
-        session.peer.close(CloseCode.goingAway, SHUTDOWN_REASON);
-        session.onClose();
-      }
-    }
+    for (const session of [...this.sessions]) session.shutdown();
     await this.broker.close();
   }
 }

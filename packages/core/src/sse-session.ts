@@ -1,8 +1,24 @@
-import { type EncodedEvent, type SendResult, encodeSseId, encodeSseReset } from '@relaykit/contracts';
+import {
+  type EncodedEvent,
+  SSE_KEEPALIVE_COMMENT,
+  SSE_OPEN_COMMENT,
+  type SendResult,
+  encodeSseComment,
+  encodeSseId,
+  encodeSseReset,
+  encodeSseRetry,
+} from '@relaykit/contracts';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
-import type { Relay } from './relay.js';
+import type { Session, SessionHost } from './session-host.js';
 
 const utf8 = new TextEncoder();
+const KEEPALIVE = utf8.encode(encodeSseComment(SSE_KEEPALIVE_COMMENT));
+/** The opening comment and retry hint, encoded once per retry value: every stream sends the same bytes. */
+let preamble: { retryMs: number; bytes: Uint8Array } | undefined;
+function preambleFor(retryMs: number): Uint8Array {
+  if (preamble?.retryMs !== retryMs) preamble = { retryMs, bytes: utf8.encode(encodeSseComment(SSE_OPEN_COMMENT) + encodeSseRetry(retryMs)) };
+  return preamble.bytes;
+}
 
 /** The runtime's response stream, reduced to what an SSE session needs. */
 export interface SseSink {
@@ -15,13 +31,13 @@ export interface SseSink {
 }
 
 /** One Server-Sent Events stream: topics fixed at connect, optional resume, then live events. */
-export class SseSession implements BacklogSink {
+export class SseSession implements Session, BacklogSink {
   readonly transport = 'sse' as const;
   closed = false;
   private sink: SseSink | undefined;
 
   constructor(
-    private readonly relay: Relay,
+    private readonly host: SessionHost,
     readonly topics: readonly string[],
     private readonly lastEventId: string | undefined,
   ) {}
@@ -29,12 +45,12 @@ export class SseSession implements BacklogSink {
   /** Call when the stream can take bytes: sends the preamble, the replay, then goes live. */
   async start(sink: SseSink): Promise<void> {
     this.sink = sink;
-    sink.write(this.relay.ssePreamble);
+    sink.write(preambleFor(this.host.config.sseRetryMs));
     let join;
     try {
-      join = await this.relay.hub.join(this, this.topics, this.lastEventId);
+      join = await this.host.hub.join(this, this.topics, this.lastEventId);
     } catch (error) {
-      console.error('relaykit: broker failed while opening an SSE stream', error);
+      this.host.log.error('broker failed while opening an SSE stream', { error });
       this.end();
       return;
     }
@@ -46,7 +62,7 @@ export class SseSession implements BacklogSink {
       sink.write(utf8.encode(encodeSseReset(position, { code: 'history_unavailable', topics: [...resetTopics] })));
     }
     const ready = join;
-    sendPaced(ready, this, replayLowWater(this.relay.config.maxBufferedBytes), () => ready.goLive(this.topics));
+    sendPaced(ready, this, replayLowWater(this.host.config.maxBufferedBytes), () => ready.goLive(this.topics));
   }
 
   get bufferedAmount(): number {
@@ -64,7 +80,8 @@ export class SseSession implements BacklogSink {
   /** Ends the stream as a slow consumer; called by `deliver` and by the hub (see TopicHolder). */
   dropSlowConsumer(): void {
     if (this.closed) return;
-    this.relay.metrics.slowConsumerCloses++;
+    this.host.metrics.slowConsumerCloses++;
+    this.host.log.info('slow consumer closed', { transport: 'sse', bufferedBytes: this.bufferedAmount });
     this.end();
   }
 
@@ -72,12 +89,17 @@ export class SseSession implements BacklogSink {
     const sink = this.sink;
     if (!sink || this.closed) return 0;
     const result = sink.write(event.sse);
-    if (result === -1 && sink.bufferedAmount > this.relay.config.maxBufferedBytes) this.dropSlowConsumer();
+    if (result === -1 && sink.bufferedAmount > this.host.config.maxBufferedBytes) this.dropSlowConsumer();
     return result;
   }
 
-  keepalive(): void {
-    if (this.sink && !this.closed) this.sink.write(this.relay.sseKeepalive);
+  /** One heartbeat: a comment that keeps proxies and idle timers from closing the stream. */
+  beat(): void {
+    if (this.sink && !this.closed) this.sink.write(KEEPALIVE);
+  }
+
+  shutdown(): void {
+    this.end();
   }
 
   /** Server-side end (shutdown, slow consumer): the client's EventSource reconnects and resumes. */
@@ -91,7 +113,7 @@ export class SseSession implements BacklogSink {
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    this.relay.forget(this);
-    for (const topic of this.topics) this.relay.hub.leave(this, topic);
+    this.host.forget(this);
+    for (const topic of this.topics) this.host.hub.leave(this, topic);
   }
 }

@@ -2,7 +2,7 @@ import { type ErrorCode, EventType, TopicName } from '@relaykit/contracts';
 
 type JsonValue = z.core.util.JSONType;
 import type { z } from 'zod';
-import { RelayError } from './http-util.js';
+import { RelayError } from './errors.js';
 
 /** Maps a schema failure to the most specific error code, so clients can react to the cause. */
 export function codeForIssues(issues: readonly z.core.$ZodIssue[]): ErrorCode {

@@ -2,6 +2,8 @@ import {
   CLIENT_FRAME_TYPES,
   ClientFrame,
   CloseCode,
+  HEARTBEAT_TIMEOUT_REASON,
+  SHUTDOWN_REASON,
   type EncodedEvent,
   type ErrorCode,
   type PublishFrame,
@@ -13,9 +15,9 @@ import {
 } from '@relaykit/contracts';
 import type { Principal } from './auth.js';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
-import { RelayError } from './http-util.js';
+import { RelayError } from './errors.js';
 import { nestsDeeperThan } from './json-depth.js';
-import type { Relay } from './relay.js';
+import type { Session, SessionHost } from './session-host.js';
 import { codeForIssues, describeIssues, rawJson, utf8Length } from './validate.js';
 
 /** The runtime's WebSocket, reduced to what a session needs. */
@@ -32,7 +34,7 @@ export interface WsPeer {
 }
 
 /** One WebSocket connection speaking the relaykit protocol, independent of the runtime. */
-export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
+export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSink {
   readonly transport = 'ws' as const;
   /** Topics held or being joined. */
   readonly topics = new Set<string>();
@@ -41,7 +43,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
   alive = true;
 
   constructor(
-    private readonly relay: Relay,
+    private readonly host: SessionHost,
     readonly peer: P,
     private readonly principal: Principal,
     readonly id: string,
@@ -49,7 +51,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
 
   /** Call once the socket is open. */
   open(): void {
-    const { config } = this.relay;
+    const { config } = this.host;
     this.send({
       type: 'welcome',
       version: PROTOCOL_VERSION,
@@ -59,8 +61,8 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
       maxMessageBytes: config.maxMessageBytes,
       maxJsonDepth: config.maxJsonDepth,
       maxTopics: config.maxTopicsPerConnection,
-      position: this.relay.broker.position(),
-      server: this.relay.serverName,
+      position: this.host.hub.broker.position(),
+      server: this.host.serverName,
     });
   }
 
@@ -78,7 +80,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
 
   deliver(event: EncodedEvent): SendResult {
     const result = this.peer.send(event.ws);
-    if (result === -1 && this.peer.bufferedAmount > this.relay.config.maxBufferedBytes) this.dropSlowConsumer();
+    if (result === -1 && this.peer.bufferedAmount > this.host.config.maxBufferedBytes) this.dropSlowConsumer();
     return result;
   }
 
@@ -88,7 +90,8 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
    */
   dropSlowConsumer(): void {
     if (this.closed) return;
-    this.relay.metrics.slowConsumerCloses++;
+    this.host.metrics.slowConsumerCloses++;
+    this.host.log.info('slow consumer closed', { transport: 'ws', connection: this.id, bufferedBytes: this.peer.bufferedAmount });
     this.peer.close(CloseCode.slowConsumer, 'slow consumer: send buffer over MAX_BUFFERED_BYTES');
     this.onClose();
   }
@@ -98,8 +101,31 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
   }
 
   private error(code: ErrorCode, message: string, ref?: string | number): void {
-    this.relay.metrics.rejected++;
+    this.host.metrics.rejected++;
     this.send(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
+  }
+
+  /**
+   * One heartbeat. A peer that has not answered the previous ping is closed and terminated, so a
+   * dead one goes within two intervals. Runtimes that ping on their own (Deno) have no `ping`.
+   */
+  beat(): void {
+    if (!this.peer.ping || this.closed) return;
+    if (!this.alive) {
+      this.host.metrics.heartbeatTimeouts++;
+      // The close frame tells a half-alive peer why; terminate frees the socket without waiting for it.
+      this.peer.close(CloseCode.heartbeatTimeout, HEARTBEAT_TIMEOUT_REASON);
+      this.peer.terminate();
+      this.onClose();
+      return;
+    }
+    this.alive = false;
+    this.peer.ping();
+  }
+
+  shutdown(): void {
+    this.peer.close(CloseCode.goingAway, SHUTDOWN_REASON);
+    this.onClose();
   }
 
   onPong(): void {
@@ -113,9 +139,9 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
 
   onText(text: string): void {
     this.alive = true;
-    if (text.length > this.relay.config.maxMessageBytes / 4 && utf8Length(text) > this.relay.config.maxMessageBytes) {
+    if (text.length > this.host.config.maxMessageBytes / 4 && utf8Length(text) > this.host.config.maxMessageBytes) {
       // Runtimes that enforce the limit themselves close with 1009 before we get here; match them.
-      this.error('message_too_large', `frame over MAX_MESSAGE_BYTES (${this.relay.config.maxMessageBytes})`);
+      this.error('message_too_large', `frame over MAX_MESSAGE_BYTES (${this.host.config.maxMessageBytes})`);
       this.peer.close(CloseCode.messageTooBig, 'message too big');
       this.onClose();
       return;
@@ -130,8 +156,8 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
     // After JSON.parse (which does not recurse on V8, and on JavaScriptCore throws a catchable
     // RangeError), so the error can echo the ref; before zod, whose z.json() recurses per level.
     // A frame wraps `data` in two levels: the frame and its event.
-    if (nestsDeeperThan(text, this.relay.config.maxJsonDepth + 2)) {
-      this.error('bad_request', `data nests deeper than MAX_JSON_DEPTH (${this.relay.config.maxJsonDepth})`, refOf(raw));
+    if (nestsDeeperThan(text, this.host.config.maxJsonDepth + 2)) {
+      this.error('bad_request', `data nests deeper than MAX_JSON_DEPTH (${this.host.config.maxJsonDepth})`, refOf(raw));
       return;
     }
     const parsed = ClientFrame.safeParse(raw);
@@ -166,19 +192,19 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
   private fail(error: unknown, ref: string | number | undefined): void {
     if (error instanceof RelayError) this.error(error.code, error.message, ref);
     else {
-      console.error('relaykit: unexpected error in a WebSocket session', error);
+      this.host.log.error('unexpected error in a WebSocket session', { connection: this.id, error });
       this.error('internal', 'internal error', ref);
     }
   }
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {
     const fresh = [...new Set(frame.topics)].filter((topic) => !this.topics.has(topic));
-    const max = this.relay.config.maxTopicsPerConnection;
+    const max = this.host.config.maxTopicsPerConnection;
     if (this.topics.size + fresh.length > max) {
       throw new RelayError('too_many_topics', `a connection may hold at most ${max} topics (MAX_TOPICS_PER_CONNECTION)`);
     }
     for (const topic of fresh) {
-      if (!(await this.relay.auth.canSubscribe(this.principal, topic))) {
+      if (!(await this.host.auth.canSubscribe(this.principal, topic))) {
         throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
       }
     }
@@ -186,7 +212,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
     for (const topic of fresh) this.topics.add(topic);
     let join;
     try {
-      join = await this.relay.hub.join(this, fresh, frame.lastEventId);
+      join = await this.host.hub.join(this, fresh, frame.lastEventId);
     } catch (error) {
       for (const topic of fresh) this.topics.delete(topic);
       throw error;
@@ -197,23 +223,23 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
     const reset = join.resetTopics.filter((topic) => this.topics.has(topic));
     if (reset.length > 0) this.send({ type: 'reset', code: 'history_unavailable', topics: reset, position: join.position });
     const ready = join;
-    sendPaced(ready, this, replayLowWater(this.relay.config.maxBufferedBytes), () =>
+    sendPaced(ready, this, replayLowWater(this.host.config.maxBufferedBytes), () =>
       ready.goLive(fresh.filter((topic) => this.topics.has(topic))),
     );
   }
 
   private unsubscribe(frame: UnsubscribeFrame): void {
     for (const topic of new Set(frame.topics)) {
-      if (this.topics.delete(topic)) this.relay.hub.leave(this, topic);
+      if (this.topics.delete(topic)) this.host.hub.leave(this, topic);
     }
     this.send(frame.ref === undefined ? { type: 'unsubscribed', topics: frame.topics } : { type: 'unsubscribed', topics: frame.topics, ref: frame.ref });
   }
 
   private async publish(frame: PublishFrame): Promise<void> {
-    if (!(await this.relay.auth.canPublish(this.principal, frame.topic))) {
+    if (!(await this.host.auth.canPublish(this.principal, frame.topic))) {
       throw new RelayError('forbidden', `not allowed to publish to ${frame.topic}`);
     }
-    const result = await this.relay.publish(frame.topic, { ...frame.event, key: frame.key });
+    const result = await this.host.publish(frame.topic, { ...frame.event, key: frame.key });
     if (frame.ref !== undefined) {
       this.send({ type: 'ack', ref: frame.ref, id: result.envelope.id, ...(result.duplicate ? { duplicate: true } : {}) });
     }
@@ -223,8 +249,8 @@ export class WsSession<P extends WsPeer = WsPeer> implements BacklogSink {
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    this.relay.forget(this);
-    for (const topic of this.topics) this.relay.hub.leave(this, topic);
+    this.host.forget(this);
+    for (const topic of this.topics) this.host.hub.leave(this, topic);
     this.topics.clear();
   }
 }

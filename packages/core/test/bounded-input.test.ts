@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RelayError, nestsDeeperThan } from '../src/index.js';
-import { readBody } from '../src/read-body.js';
+import { nestsDeeperThan, readBody } from '../src/adapter.js';
+import { RelayError } from '../src/index.js';
 
 /** Depth by the definition, on a parsed value: a scalar is 0, an empty array or object is 1. */
 function depthOf(value: unknown): number {

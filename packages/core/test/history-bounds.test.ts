@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBroker } from '../src/index.js';
+import { MemoryBroker } from '../src/adapter.js';
 
 const input = (data: unknown = null) => ({ type: 't', data });
 const idsOf = (events: { envelope: { id: string } }[]) => events.map((e) => e.envelope.id);

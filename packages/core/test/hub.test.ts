@@ -7,7 +7,7 @@ import {
 } from '@relaykit/contracts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Hub, MemoryBroker, Metrics, SetFanout, type TopicHolder } from '../src/index.js';
+import { Hub, MemoryBroker, Metrics, SetFanout, type TopicHolder } from '../src/adapter.js';
 
 /**
  * A broker whose watch and replay answer after a delay, as a networked broker would: replay reads

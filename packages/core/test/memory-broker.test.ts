@@ -1,6 +1,6 @@
 import { parseEventId } from '@relaykit/contracts';
 import { describe, expect, it } from 'vitest';
-import { MemoryBroker } from '../src/index.js';
+import { MemoryBroker } from '../src/adapter.js';
 
 const seqOf = (id: string) => parseEventId(id)!.seq;
 

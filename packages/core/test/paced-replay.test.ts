@@ -1,6 +1,6 @@
 import type { EncodedEvent } from '@relaykit/contracts';
 import { describe, expect, it } from 'vitest';
-import { type BacklogSink, Hub, MemoryBroker, Metrics, SetFanout, type TopicHolder, sendPaced } from '../src/index.js';
+import { type BacklogSink, Hub, MemoryBroker, Metrics, SetFanout, type TopicHolder, sendPaced } from '../src/adapter.js';
 
 /** A connection whose send buffer fills with what it is sent and drains only when told to. */
 class StalledClient implements TopicHolder, BacklogSink {

@@ -11,7 +11,7 @@ function relay() {
 }
 
 async function held(r: Relay, topic: string): Promise<string> {
-  const answer = await r.handle(new Request(`http://x/v1/topics/${topic}/events?after=${r.broker.position().replace(/-\d+$/, '-0')}&wait=0`));
+  const answer = await r.fetch(new Request(`http://x/v1/topics/${topic}/events?after=${r.broker.position().replace(/-\d+$/, '-0')}&wait=0`));
   const body = (await answer.json()) as { events: Array<{ data: unknown }> };
   return JSON.stringify(body.events[0]!.data);
 }
@@ -19,7 +19,7 @@ async function held(r: Relay, topic: string): Promise<string> {
 describe('published data is delivered exactly as sent', () => {
   it('keeps "__proto__" keys from an HTTP publish', async () => {
     const r = relay();
-    const res = await r.handle(new Request('http://x/v1/topics/t/events', { method: 'POST', body: `{"type":"x","data":${data}}` }));
+    const res = await r.fetch(new Request('http://x/v1/topics/t/events', { method: 'POST', body: `{"type":"x","data":${data}}` }));
     expect(res.status).toBe(201);
     expect(await held(r, 't')).toBe(data);
   });

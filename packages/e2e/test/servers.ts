@@ -54,7 +54,7 @@ export async function startServer(runtime: Runtime, env: Record<string, string> 
     const timer = setTimeout(() => reject(new Error(`${runtime} did not start in 30 s:\n${output}`)), 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = new RegExp(`relaykit ${runtime} listening on (http://\\S+)`).exec(output);
+      const match = new RegExp(`relaykit ${runtime} listening on (http://[^\\s"]+)`).exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!.replace(/\/$/, ''));

@@ -1,0 +1,35 @@
+import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '@relaykit/contracts';
+import { json } from './http-util.js';
+
+/**
+ * A refusal from validation, limits or auth, thrown anywhere in core and turned into the
+ * transport's answer at one boundary: an HTTP error response (`toResponse`, as Hono's
+ * HTTPException carries its response) or a WebSocket error frame.
+ */
+export class RelayError extends Error {
+  override readonly name = 'RelayError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra response headers, e.g. `Allow` for 405 or `WWW-Authenticate` for 401. */
+    readonly headers: Readonly<Record<string, string>> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  toResponse(): Response {
+    return errorResponse(this.code, this.message, this.headers);
+  }
+}
+
+/** Every HTTP error has the same body: `{error:{code,message}}` with the code's status. */
+export function errorResponse(code: ErrorCode, message: string, headers: Readonly<Record<string, string>> = {}): Response {
+  const body: ErrorBody = { error: { code, message } };
+  return json(body, ERROR_STATUS[code], headers);
+}

@@ -1,0 +1,153 @@
+import { type Config, type PublishInput, parseConfig } from '@relaykit/contracts';
+import { describe, expect, it } from 'vitest';
+import { Hub, MemoryBroker, Metrics, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
+import { type Logger, allowAll } from '../src/index.js';
+
+const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, enabled: () => false };
+
+/** A session host made of real core parts and no server: what a session sees, and nothing else. */
+function host(env: Record<string, string> = {}): SessionHost & { forgotten: Session[] } {
+  const parsed = parseConfig({ HEARTBEAT_MS: '1000', MAX_JSON_DEPTH: '3', ...env });
+  if (!parsed.ok) throw new Error(parsed.message);
+  const config: Config = parsed.config;
+  const broker = new MemoryBroker({ historySize: 10, epoch: 'e1' });
+  const metrics = new Metrics(() => 0);
+  const forgotten: Session[] = [];
+  return {
+    config,
+    serverName: 'test',
+    hub: new Hub(broker, new SetFanout(), metrics, config.maxBufferedBytes),
+    auth: allowAll,
+    metrics,
+    log: silent,
+    publish: (topic: string, input: PublishInput) => broker.publish(topic, input),
+    forget: (session: Session) => forgotten.push(session),
+    forgotten,
+  };
+}
+
+class FakePeer implements WsPeer {
+  readonly frames: Record<string, unknown>[] = [];
+  closes: Array<[number, string]> = [];
+  pings = 0;
+  terminated = false;
+  bufferedAmount = 0;
+  send(text: string): number {
+    this.frames.push(JSON.parse(text) as Record<string, unknown>);
+    return text.length;
+  }
+  close(code: number, reason: string): void {
+    this.closes.push([code, reason]);
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  ping(): void {
+    this.pings++;
+  }
+  ofType(type: string) {
+    return this.frames.filter((f) => f.type === type);
+  }
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('WsSession', () => {
+  it('opens with a welcome that states the limits, including maxJsonDepth', () => {
+    const peer = new FakePeer();
+    new WsSession(host(), peer, { id: 'p' }, 'c1').open();
+    expect(peer.frames[0]).toMatchObject({ type: 'welcome', connectionId: 'c1', maxJsonDepth: 3, position: 'e1-0', server: 'test' });
+  });
+
+  it('refuses data deeper than MAX_JSON_DEPTH with an error frame echoing ref, and stays usable', async () => {
+    const peer = new FakePeer();
+    const session = new WsSession(host(), peer, { id: 'p' }, 'c1');
+    session.onText('{"type":"publish","topic":"t","event":{"type":"x","data":[[[[1]]]]},"ref":7}');
+    expect(peer.ofType('error')).toEqual([expect.objectContaining({ code: 'bad_request', ref: 7 })]);
+    session.onText('{"type":"subscribe","topics":["t"],"ref":1}');
+    await settle();
+    session.onText('{"type":"publish","topic":"t","event":{"type":"x","data":[[[1]]]},"ref":8}');
+    await settle();
+    expect(peer.ofType('ack')).toEqual([expect.objectContaining({ ref: 8, id: 'e1-1' })]);
+    expect(peer.ofType('event')).toHaveLength(1);
+    expect(peer.closes).toEqual([]);
+  });
+
+  it('pings on a heartbeat and closes a peer that missed the previous one with 1001', () => {
+    const h = host();
+    const peer = new FakePeer();
+    const session = new WsSession(h, peer, { id: 'p' }, 'c1');
+    session.beat();
+    session.onPong();
+    session.beat();
+    expect(peer.pings).toBe(2);
+    session.beat();
+    expect(peer.closes).toEqual([[1001, 'No response from ping frame.']]);
+    expect(peer.terminated).toBe(true);
+    expect(h.forgotten).toEqual([session]);
+    expect(h.metrics.heartbeatTimeouts).toBe(1);
+  });
+
+  it('closes with 1001 on shutdown and leaves every topic', async () => {
+    const h = host();
+    const peer = new FakePeer();
+    const session = new WsSession(h, peer, { id: 'p' }, 'c1');
+    session.onText('{"type":"subscribe","topics":["a","b"]}');
+    await settle();
+    expect(h.hub.topicCount).toBe(2);
+    session.shutdown();
+    expect(peer.closes).toEqual([[1001, 'server shutting down']]);
+    expect(h.hub.topicCount).toBe(0);
+  });
+});
+
+class FakeSink implements SseSink {
+  text = '';
+  ended = false;
+  bufferedAmount = 0;
+  write(chunk: Uint8Array): number {
+    this.text += new TextDecoder().decode(chunk);
+    return chunk.byteLength;
+  }
+  end(): void {
+    this.ended = true;
+  }
+}
+
+describe('SseSession', () => {
+  it('sends the preamble, the starting position, then live events; a heartbeat is a keepalive comment', async () => {
+    const h = host({ SSE_RETRY_MS: '1500' });
+    const sink = new FakeSink();
+    const session = new SseSession(h, ['t'], undefined);
+    await session.start(sink);
+    expect(sink.text).toBe(': relaykit stream open\n\nretry: 1500\n\nid: e1-0\n\n');
+    await h.publish('t', { type: 'x', data: 1 });
+    expect(sink.text).toContain('id: e1-1\nevent: x\n');
+    session.beat();
+    expect(sink.text.endsWith(': keepalive\n\n')).toBe(true);
+  });
+
+  it('resumes with a reset for an id it cannot interpret, then replays what is held', async () => {
+    const h = host();
+    await h.publish('t', { type: 'x', data: 1 });
+    const sink = new FakeSink();
+    await new SseSession(h, ['t'], 'garbage').start(sink);
+    expect(sink.text).toContain('id: e1-1\nevent: reset\ndata: {"code":"history_unavailable","topics":["t"]}\n\n');
+    expect(sink.text.indexOf('event: reset')).toBeLessThan(sink.text.indexOf('event: x'));
+  });
+
+  it('ends as a slow consumer once its unsent bytes pass MAX_BUFFERED_BYTES', async () => {
+    const h = host({ MAX_BUFFERED_BYTES: '1024' });
+    const sink = new FakeSink();
+    sink.write = (chunk) => {
+      sink.bufferedAmount += chunk.byteLength;
+      return -1;
+    };
+    const session = new SseSession(h, ['t'], undefined);
+    await session.start(sink);
+    for (let i = 0; i < 20 && !sink.ended; i++) await h.publish('t', { type: 'x', data: 'y'.repeat(100) });
+    expect(sink.ended).toBe(true);
+    expect(h.metrics.slowConsumerCloses).toBe(1);
+    expect(h.forgotten).toEqual([session]);
+  });
+});
