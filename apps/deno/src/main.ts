@@ -1,49 +1,56 @@
-import { Relay, errorResponse, loadConfig } from '@relaykit/core';
+import { createServer } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { listeningLine } from '@relaykit/contracts';
+import { Relay, loadConfig, shutdownOnce } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { serveSse } from './sse.ts';
-import { serveWs } from './ws.ts';
+import { isWebSocketUpgrade, serveWs } from './ws.ts';
 
 const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
 const relay = new Relay({ config, serverName: 'deno', demo });
+const serveHttp = getRequestListener(relay.fetch);
 
-const server = Deno.serve(
+/**
+ * Deno's node:http, not Deno.serve: in Deno 2.9.6 Deno.serve has no header or body timeout and
+ * Deno.upgradeWebSocket no frame limit, masking or UTF-8 check (README.md). Deno's node:http
+ * enforces headersTimeout/requestTimeout as Node does, and its `upgrade` event hands over the
+ * socket that `ws` needs (ws.ts).
+ */
+const server = createServer(
   {
-    hostname: config.host,
-    port: config.port,
-    onListen: ({ port }) => {
-      relay.startHeartbeat();
-      console.log(`relaykit deno listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`);
-    },
-    onError: (error) => {
-      console.error('relaykit: request failed', error);
-      return errorResponse('internal', 'internal error');
-    },
+    // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; the check runs at the interval, so it is a fraction of it.
+    headersTimeout: config.requestTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs / 2),
+    // Only WebSocket upgrades leave the request listener; any other Upgrade (h2c) is served as usual.
+    shouldUpgradeCallback: isWebSocketUpgrade,
   },
-  (req) => {
-    const url = new URL(req.url);
-    if (url.pathname === '/v1/events' && req.method === 'GET') return serveSse(relay, req, url);
-    if (req.method === 'GET' && req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-      if (url.pathname !== '/v1/ws') return errorResponse('not_found', `no WebSocket endpoint at ${url.pathname}; use /v1/ws`);
-      return serveWs(relay, req, url);
-    }
-    return relay.handle(req);
+  (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
+    else void serveHttp(req, res);
   },
 );
+server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  console.log(`relaykit deno: ${signal}, closing connections`);
-  setTimeout(() => Deno.exit(0), config.shutdownGraceMs);
-  // Relay first: from here it answers new requests 503 shutting_down, and it closes every WebSocket
-  // with its own 1001 frame. server.shutdown() would close them too (1001 "Server shutting down"),
-  // so it waits one turn for ours to go out; then it stops accepting and waits for in-flight requests.
-  await relay.shutdown();
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  await server.shutdown();
-  Deno.exit(0);
-}
+server.listen(config.port, config.host, () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  relay.startHeartbeat();
+  relay.log.info(listeningLine('deno', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`));
+});
+
+const shutdown = shutdownOnce({
+  log: relay.log,
+  graceMs: config.shutdownGraceMs,
+  closeSessions: () => relay.shutdown(),
+  stopListening: () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    }),
+  exit: (code) => Deno.exit(code),
+});
 // Deno supports only SIGINT (and SIGBREAK) listeners on Windows.
-if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => void shutdown('SIGTERM'));
-Deno.addSignalListener('SIGINT', () => void shutdown('SIGINT'));
+if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => shutdown('SIGTERM'));
+Deno.addSignalListener('SIGINT', () => shutdown('SIGINT'));

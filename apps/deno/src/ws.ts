@@ -1,75 +1,111 @@
-import { CloseCode, HEARTBEAT_TIMEOUT_REASON } from '@relaykit/contracts';
-import { type Relay, type WsPeer, errorResponse } from '@relaykit/core';
-import { type TurnCounted, backlog, countSent } from './turn.ts';
-import { handshakeOf } from './web.ts';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type Relay, RelayError, handshakeOfHeaders } from '@relaykit/core';
+import type { WsPeer } from '@relaykit/core/adapter';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 /**
- * Deno's standard WebSocket as a relaykit peer; send results follow Bun's convention (-1 = backpressure).
- * `bufferedAmount` is the backlog left from earlier turns (see turn.ts), not this turn's frames.
+ * One event's frame text as UTF-8, kept for the next send: the hub hands the same string to every
+ * subscriber in turn, so it is encoded once per event, not once per socket (ws frames a Buffer
+ * without copying it).
  */
-class DenoPeer implements WsPeer, TurnCounted {
-  readonly socket: WebSocket;
-  sentThisTurn = 0;
-  constructor(socket: WebSocket) {
-    this.socket = socket;
+let lastText = '';
+let lastBytes = Buffer.alloc(0);
+function utf8Of(text: string): Buffer {
+  if (text !== lastText) {
+    lastBytes = Buffer.from(text);
+    lastText = text;
+  }
+  return lastBytes;
+}
+const TEXT = { binary: false } as const;
+
+/** `ws`'s socket as a relaykit peer; send results follow Bun's convention (-1 = backpressure). */
+export class DenoPeer implements WsPeer {
+  readonly ws: WebSocket;
+  constructor(ws: WebSocket) {
+    this.ws = ws;
   }
   send(text: string): number {
-    if (this.socket.readyState !== WebSocket.OPEN) return 0;
-    const before = this.socket.bufferedAmount;
-    this.socket.send(text);
-    const after = this.socket.bufferedAmount;
-    countSent(this, after - before);
-    return backlog(this, after) > 0 ? -1 : after - before;
+    if (this.ws.readyState !== 1) return 0;
+    const bytes = utf8Of(text);
+    this.ws.send(bytes, TEXT);
+    return this.ws.bufferedAmount > 0 ? -1 : bytes.byteLength;
   }
   close(code: number, reason: string): void {
-    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(code, reason);
+    this.ws.close(code, reason);
   }
   terminate(): void {
-    // The standard WebSocket has no abort; a close handshake is the nearest thing it offers.
-    this.close(1001, 'terminated');
+    this.ws.terminate();
   }
-  // No ping(): on Deno liveness is upgradeWebSocket's own idleTimeout (see idleTimeoutSeconds).
+  ping(): void {
+    if (this.ws.readyState === 1) this.ws.ping();
+  }
   get bufferedAmount(): number {
-    return backlog(this, this.socket.bufferedAmount);
+    return this.ws.bufferedAmount;
   }
 }
 
-/**
- * Deno 2.9's `idleTimeout` (seconds) measures silence from the peer: every frame received (text,
- * binary, pong) restarts it. After idleTimeout/2 s of silence Deno sends a ping; if nothing arrives
- * in the next idleTimeout/2 s it sends a close frame 1001 "No response from ping frame.", fires
- * `error` then `close` (code 1001, wasClean false) and drops the connection. Our own sends do not
- * reset it. So 2 × HEARTBEAT_MS gives a ping every HEARTBEAT_MS of silence (as the Node and Bun
- * heartbeats do) and terminates a silent peer 2 × HEARTBEAT_MS after the last frame it sent.
- * Deno takes fractional seconds; 1 s is the floor we allow.
- */
-export function idleTimeoutSeconds(heartbeatMs: number): number {
-  return Math.max(1, (2 * heartbeatMs) / 1000);
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return req.headers.upgrade?.toLowerCase() === 'websocket';
 }
 
-/** `/v1/ws`: admit (auth, limits), then upgrade and hand the socket to a session. */
-export async function serveWs(relay: Relay, req: Request, url: URL): Promise<Response> {
-  const principal = await relay.admit(handshakeOf(req, url), 'ws');
-  if (principal instanceof Response) return principal;
-  let upgrade: Deno.WebSocketUpgrade;
+const servers = new WeakMap<Relay, WebSocketServer>();
+function wsServerOf(relay: Relay): WebSocketServer {
+  let wss = servers.get(relay);
+  if (!wss) {
+    wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      // ws closes with 1009 by a frame's declared length, before buffering it.
+      maxPayload: relay.config.maxMessageBytes,
+    });
+    servers.set(relay, wss);
+  }
+  return wss;
+}
+
+/** The `upgrade` event: route, admit (auth, limits), then hand the socket to a session. */
+export async function serveWs(relay: Relay, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  let principal;
   try {
-    upgrade = Deno.upgradeWebSocket(req, { idleTimeout: idleTimeoutSeconds(relay.config.heartbeatMs) });
+    relay.route(req.method ?? 'GET', url.pathname, req.headers.upgrade ?? null);
+    // ws would refuse a malformed handshake with an HTML page; answer it as every endpoint does.
+    const problem = handshakeProblem(req);
+    if (problem) throw new RelayError('bad_request', problem);
+    principal = await relay.acceptWs(handshakeOfHeaders(url, req.headers));
   } catch (error) {
-    // A malformed handshake (no Sec-WebSocket-Key, wrong version): the same JSON error as elsewhere.
-    return errorResponse('bad_request', `invalid WebSocket handshake: ${(error as Error).message}`);
+    return rejectUpgrade(socket, relay.refusal(error));
   }
-  const { socket, response } = upgrade;
-  const session = relay.openWs(new DenoPeer(socket), principal);
-  socket.onopen = () => session.open();
-  socket.onmessage = (event) => {
-    if (typeof event.data === 'string') session.onText(event.data);
-    else session.onBinary();
-  };
-  socket.onclose = (event) => {
-    if (!session.closed && event.code === CloseCode.heartbeatTimeout && event.reason === HEARTBEAT_TIMEOUT_REASON) relay.metrics.heartbeatTimeouts++;
-    session.onClose();
-  };
-  // Deno fires `error` just before `close` (idle timeout, protocol errors); `close` does the work.
-  socket.onerror = () => {};
-  return response;
+  wsServerOf(relay).handleUpgrade(req, socket, head, (ws) => {
+    const session = relay.openWs(new DenoPeer(ws), principal);
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) session.onBinary();
+      else session.onText(data.toString());
+    });
+    ws.on('pong', () => session.onPong());
+    ws.on('close', () => session.onClose());
+    ws.on('error', () => session.onClose());
+    session.open();
+  });
+}
+
+/** The checks ws makes before upgrading (RFC 6455 section 4.2.1), as a message, or undefined. */
+function handshakeProblem(req: IncomingMessage): string | undefined {
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return 'missing or invalid Sec-WebSocket-Key';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
+  return undefined;
+}
+
+/** Answers a refused upgrade with the same JSON error body as every other endpoint. */
+async function rejectUpgrade(socket: Duplex, response: Response): Promise<void> {
+  const body = await response.text();
+  const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'Error'}`];
+  response.headers.forEach((value, name) => head.push(`${name}: ${value}`));
+  head.push(`content-length: ${Buffer.byteLength(body)}`, 'connection: close');
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -4,6 +4,22 @@ import { type Relay, RelayError, handshakeOfHeaders } from '@relaykit/core';
 import type { WsPeer } from '@relaykit/core/adapter';
 import { type WebSocket, WebSocketServer } from 'ws';
 
+/**
+ * One event's frame text as UTF-8, kept for the next send: the hub hands the same string to every
+ * subscriber in turn, so it is encoded once per event, not once per socket (ws frames a Buffer
+ * without copying it).
+ */
+let lastText = '';
+let lastBytes = Buffer.alloc(0);
+function utf8Of(text: string): Buffer {
+  if (text !== lastText) {
+    lastBytes = Buffer.from(text);
+    lastText = text;
+  }
+  return lastBytes;
+}
+const TEXT = { binary: false } as const;
+
 /** `ws`'s socket as a relaykit peer; send results follow Bun's convention (-1 = backpressure). */
 export class NodePeer implements WsPeer {
   readonly ws: WebSocket;
@@ -12,8 +28,9 @@ export class NodePeer implements WsPeer {
   }
   send(text: string): number {
     if (this.ws.readyState !== 1) return 0;
-    this.ws.send(text);
-    return this.ws.bufferedAmount > 0 ? -1 : text.length;
+    const bytes = utf8Of(text);
+    this.ws.send(bytes, TEXT);
+    return this.ws.bufferedAmount > 0 ? -1 : bytes.byteLength;
   }
   close(code: number, reason: string): void {
     this.ws.close(code, reason);

@@ -5,7 +5,7 @@ import { EventId } from './event-id.js';
 import { IdempotencyKey, TopicName } from './names.js';
 
 /** Client-chosen correlation id echoed in `ack` and `error`. */
-const Ref = z.union([z.string().max(128), z.number()]).describe('Client correlation id');
+export const Ref = z.union([z.string().max(128), z.number()]).describe('Client correlation id');
 const Topics = z.array(TopicName).min(1);
 
 // ---- client -> server -------------------------------------------------------------------------

@@ -10,6 +10,3 @@ export { loadConfig } from './load-config.js';
 export { type AuthHooks, type AuthRequest, type Principal, allowAll, tokenFrom, TOKEN_COOKIE } from './auth.js';
 export { jwtAuth, type JwtAuthOptions } from './jwt-auth.js';
 export type { DemoAssets } from './http-app.js';
-// Until apps/deno imports them from the adapter subpath.
-export type { SseSession, SseSink } from './sse-session.js';
-export type { WsPeer } from './ws-session.js';

@@ -174,29 +174,6 @@ export class Relay implements HttpHost {
     if (this.log.enabled('debug')) this.log.debug('connection closed', { transport: session.transport, open: this.sessions.size });
   }
 
-  /** @deprecated until apps/deno moves to acceptWs. */
-  async admit(request: HandshakeRequest, _transport?: string): Promise<Principal | Response> {
-    try {
-      return await this.acceptWs(request);
-    } catch (error) {
-      return this.refusal(error);
-    }
-  }
-
-  /** @deprecated until apps/deno moves to acceptSse. */
-  async openSse(request: HandshakeRequest): Promise<SseSession | Response> {
-    try {
-      return await this.acceptSse(request);
-    } catch (error) {
-      return this.refusal(error);
-    }
-  }
-
-  /** @deprecated until apps/deno moves to fetch. */
-  async handle(request: Request): Promise<Response> {
-    return this.fetch(request);
-  }
-
   /** One timer for every connection: each session's heartbeat (see Session.beat). */
   startHeartbeat(): void {
     this.heartbeat ??= setInterval(() => {

@@ -12,6 +12,7 @@ import {
   type SubscribeFrame,
   type UnsubscribeFrame,
   PROTOCOL_VERSION,
+  Ref,
 } from '@relaykit/contracts';
 import type { Principal } from './auth.js';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
@@ -255,8 +256,9 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
   }
 }
 
+/** The frame's `ref` when it is a valid Ref, to echo in an error; an invalid one is never echoed. */
 function refOf(raw: unknown): string | number | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const ref = (raw as { ref?: unknown }).ref;
-  return typeof ref === 'string' || typeof ref === 'number' ? ref : undefined;
+  return Ref.safeParse(ref).success ? (ref as string | number) : undefined;
 }
