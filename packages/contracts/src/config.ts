@@ -33,6 +33,8 @@ export const ConfigEnv = z.object({
   HISTORY_TTL_MS: int(0, 30 * 86_400_000, 3_600_000).describe(
     'A history with no local subscriber and no publish for this long is dropped; 0 = never by age',
   ),
+  IDEMPOTENCY_TTL_MS: int(1000, 86_400_000, 300_000).describe('How long a publish idempotency key is remembered'),
+  IDEMPOTENCY_MAX_KEYS: int(0, 10_000_000, 100_000).describe('Idempotency keys one process remembers at most; 0 = none'),
   REQUEST_TIMEOUT_MS: int(1000, 600_000, 30_000).describe('How long a request head and body may take to arrive'),
   LOG_LEVEL: LogLevel.default('info').describe('Least severe log line written: error, warn, info or debug'),
   AUTH_JWT_SECRET: z
@@ -59,6 +61,8 @@ export const Config = ConfigEnv.transform((env) => ({
   maxHistories: env.MAX_HISTORIES,
   historyMaxBytes: env.HISTORY_MAX_BYTES,
   historyTtlMs: env.HISTORY_TTL_MS,
+  idempotencyTtlMs: env.IDEMPOTENCY_TTL_MS,
+  idempotencyMaxKeys: env.IDEMPOTENCY_MAX_KEYS,
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
   logLevel: env.LOG_LEVEL,
   auth: env.AUTH_JWT_SECRET

@@ -60,6 +60,8 @@ describe('config', () => {
         maxHistories: 10_000,
         historyMaxBytes: 64 * 1024 * 1024,
         historyTtlMs: 3_600_000,
+        idempotencyTtlMs: 300_000,
+        idempotencyMaxKeys: 100_000,
         requestTimeoutMs: 30_000,
         logLevel: 'info',
         auth: undefined,

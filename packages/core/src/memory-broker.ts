@@ -13,10 +13,15 @@ import {
   parseEventId,
 } from '@relaykit/contracts';
 import { HistoryStore, type HistoryLimits } from './history-store.js';
+import { IdempotencyKeys } from './idempotency.js';
 import type { HistoryEntry } from './topic-history.js';
 
 export interface MemoryBrokerOptions extends Partial<Omit<HistoryLimits, 'historySize'>> {
   historySize: number;
+  /** How long a publish's idempotency key is remembered (IDEMPOTENCY_TTL_MS); default 5 min. */
+  idempotencyTtlMs?: number;
+  /** Keys remembered at most (IDEMPOTENCY_MAX_KEYS); default 100,000. */
+  idempotencyMaxKeys?: number;
   /** For tests: a fixed epoch instead of a fresh one. */
   epoch?: string;
   now?: () => number;
@@ -30,6 +35,7 @@ export class MemoryBroker implements Broker {
   readonly epoch: string;
   private seq = 0;
   private readonly histories: HistoryStore;
+  private readonly keys: IdempotencyKeys;
   private listener: BrokerListener = () => {};
   private readonly now: () => number;
 
@@ -45,6 +51,7 @@ export class MemoryBroker implements Broker {
       },
       this.now,
     );
+    this.keys = new IdempotencyKeys(options.idempotencyTtlMs ?? 300_000, options.idempotencyMaxKeys ?? 100_000, this.now);
   }
 
   setListener(listener: BrokerListener): void {
@@ -53,8 +60,8 @@ export class MemoryBroker implements Broker {
 
   async publish(topic: string, input: PublishInput): Promise<PublishResult> {
     if (input.key !== undefined) {
-      const seen = this.histories.get(topic)?.byKey(input.key);
-      if (seen) return { envelope: seen.envelope, duplicate: true };
+      const seen = this.keys.get(topic, input.key);
+      if (seen) return { envelope: seen, duplicate: true };
     }
     const seq = ++this.seq;
     const envelope: Envelope = {
@@ -64,8 +71,9 @@ export class MemoryBroker implements Broker {
       data: input.data ?? null,
       time: this.now(),
     };
-    const entry: HistoryEntry = { seq, envelope, frame: eventFrame(envelope), key: input.key };
+    const entry: HistoryEntry = { seq, envelope, frame: eventFrame(envelope) };
     this.histories.push(topic, entry);
+    if (input.key !== undefined) this.keys.remember(topic, input.key, envelope);
     this.listener(encodeEvent(envelope, entry.frame));
     return { envelope, duplicate: false };
   }

@@ -63,6 +63,8 @@ export class Relay implements HttpHost {
         maxHistories: config.maxHistories,
         maxBytes: config.historyMaxBytes,
         ttlMs: config.historyTtlMs,
+        idempotencyTtlMs: config.idempotencyTtlMs,
+        idempotencyMaxKeys: config.idempotencyMaxKeys,
       });
     this.metrics = new Metrics(() => this.hub.topicCount, () => this.broker.historyStats());
     this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics, config.maxBufferedBytes);

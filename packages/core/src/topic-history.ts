@@ -5,21 +5,18 @@ export interface HistoryEntry {
   readonly seq: number;
   readonly envelope: Envelope;
   readonly frame: string;
-  readonly key: string | undefined;
 }
 
 const FIRST_CAPACITY = 4;
 
 /**
- * One topic's history: the newest events up to `limit`, oldest first, plus the idempotency keys
- * they carry. The ring grows by doubling and shrinks when mostly empty, so a history costs memory
+ * One topic's history: the newest events up to `limit`, oldest first. The ring grows by doubling and shrinks when mostly empty, so a history costs memory
  * in proportion to what it holds, not to HISTORY_SIZE (20,000 topics of one event each used to
  * preallocate 20,000 × HISTORY_SIZE slots).
  */
 export class TopicHistory {
   private ring: (HistoryEntry | undefined)[] = [];
   private start = 0;
-  private readonly keys = new Map<string, HistoryEntry>();
   size = 0;
   /** Bytes held, counted as the events' frames. */
   bytes = 0;
@@ -29,10 +26,6 @@ export class TopicHistory {
   lastSeq = 0;
 
   constructor(private readonly limit: number) {}
-
-  byKey(key: string): HistoryEntry | undefined {
-    return this.keys.get(key);
-  }
 
   push(entry: HistoryEntry): void {
     this.lastSeq = entry.seq;
@@ -45,7 +38,6 @@ export class TopicHistory {
     this.ring[(this.start + this.size) % this.ring.length] = entry;
     this.size++;
     this.bytes += entry.frame.length;
-    if (entry.key !== undefined) this.keys.set(entry.key, entry);
   }
 
   /** Removes the oldest event; returns the bytes freed. */
@@ -57,7 +49,6 @@ export class TopicHistory {
     this.size--;
     this.bytes -= entry.frame.length;
     this.evictedUpTo = entry.seq;
-    if (entry.key !== undefined && this.keys.get(entry.key) === entry) this.keys.delete(entry.key);
     if (this.ring.length > 4 * FIRST_CAPACITY && this.size < this.ring.length >>> 2) this.resize(this.ring.length >>> 1);
     return entry.frame.length;
   }

@@ -43,18 +43,28 @@ describe('MemoryBroker', () => {
     }
   });
 
-  it('answers a repeated idempotency key with the original event, within the history', async () => {
-    const broker = new MemoryBroker({ historySize: 2, epoch: 'e1' });
+  it('answers a repeated idempotency key with the original event for IDEMPOTENCY_TTL_MS, whatever the history holds', async () => {
+    let now = 1000;
+    const broker = new MemoryBroker({ historySize: 1, epoch: 'e1', idempotencyTtlMs: 500, now: () => now });
     const seen: string[] = [];
     broker.setListener((e) => seen.push(e.envelope.id));
     const first = await broker.publish('a', { type: 't', data: 1, key: 'k' });
-    const again = await broker.publish('a', { type: 't', data: 2, key: 'k' });
-    expect(again).toEqual({ envelope: first.envelope, duplicate: true });
-    expect(seen).toEqual(['e1-1']);
-    // Once the keyed event leaves the history, the key is forgotten with it.
-    await broker.publish('a', { type: 't', data: 3 });
-    await broker.publish('a', { type: 't', data: 4 });
+    // The keyed event leaves the one-event history; its key is still remembered.
+    await broker.publish('a', { type: 't', data: 2 });
+    expect(await broker.publish('a', { type: 't', data: 3, key: 'k' })).toEqual({ envelope: first.envelope, duplicate: true });
+    // Keys are per topic.
+    expect((await broker.publish('b', { type: 't', data: 4, key: 'k' })).duplicate).toBe(false);
+    expect(seen).toEqual(['e1-1', 'e1-2', 'e1-3']);
+    now += 501;
     expect((await broker.publish('a', { type: 't', data: 5, key: 'k' })).duplicate).toBe(false);
+  });
+
+  it('remembers keys even with HISTORY_SIZE=0, and at most idempotencyMaxKeys of them', async () => {
+    const broker = new MemoryBroker({ historySize: 0, epoch: 'e1', idempotencyMaxKeys: 2 });
+    for (const key of ['k1', 'k2', 'k3']) await broker.publish('a', { type: 't', key });
+    expect((await broker.publish('a', { type: 't', key: 'k3' })).duplicate).toBe(true);
+    expect((await broker.publish('a', { type: 't', key: 'k2' })).duplicate).toBe(true);
+    expect((await broker.publish('a', { type: 't', key: 'k1' })).duplicate).toBe(false);
   });
 
   it('with HISTORY_SIZE=0 keeps nothing and resets any resume that missed events', async () => {
