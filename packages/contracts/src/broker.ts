@@ -56,6 +56,8 @@ export interface Broker {
   /** Negative, zero or positive as `a` is before, equal to or after `b`; both must be valid ids. */
   compareIds(a: string, b: string): number;
   historyStats(): HistoryStats;
+  /** Whether the broker is reachable now (absent: always, as in memory); /healthz reports it. */
+  available?(): boolean;
   /** Sets the single listener; the hub owns it. */
   setListener(listener: BrokerListener): void;
   close(): Promise<void>;

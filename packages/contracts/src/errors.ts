@@ -17,6 +17,7 @@ export const ErrorCode = z
     'method_not_allowed',
     'too_many_connections', // over MAX_CONNECTIONS
     'shutting_down',
+    'broker_unavailable', // the broker (Redis) cannot be reached; retry later or elsewhere
     'internal',
   ])
   .describe('Error code');
@@ -44,6 +45,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   too_many_connections: 503,
   shutting_down: 503,
+  broker_unavailable: 503,
   internal: 500,
 };
 
@@ -66,6 +68,11 @@ export const CloseCode = {
   heartbeatTimeout: 1001,
   /** The connection fell too far behind (send buffer over its bound); reconnect and resume. */
   slowConsumer: 4008,
+  /**
+   * The server may have missed events for this connection (its broker link dropped and the
+   * history no longer reaches back): reconnect and resume, and the resume says what was lost.
+   */
+  resumeRequired: 4009,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -37,7 +37,17 @@ export const PollQuery = z.object({
   wait: z.coerce.number().min(0).max(POLL_MAX_WAIT_S).default(POLL_DEFAULT_WAIT_S),
 });
 
+/**
+ * `GET /healthz`: `ok` (200); `degraded` (503) while the broker is unreachable, so a balancer
+ * sends new clients elsewhere; `draining` (503) from SIGTERM until the process exits.
+ */
 export const HealthResponse = z
-  .object({ status: z.literal('ok'), server: z.string(), uptimeS: z.number(), connections: z.number() })
+  .object({
+    status: z.enum(['ok', 'degraded', 'draining']),
+    server: z.string(),
+    uptimeS: z.number(),
+    connections: z.number().describe('Open SSE streams, WebSockets and held polls of this process'),
+    broker: z.enum(['ok', 'unavailable']).describe('Whether this process reaches its broker'),
+  })
   .strict();
 export type HealthResponse = z.infer<typeof HealthResponse>;

@@ -41,13 +41,15 @@ export function createHttpApp(host: HttpHost): Hono {
   app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic'))));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
   app.get('/healthz', () => {
+    const brokerOk = host.hub.broker.available?.() ?? true;
     const body: HealthResponse = {
-      status: 'ok',
+      status: host.shuttingDown ? 'draining' : brokerOk ? 'ok' : 'degraded',
       server: host.serverName,
       uptimeS: Math.round((Date.now() - host.metrics.startedAt) / 1000),
       connections: host.metrics.openConnections,
+      broker: brokerOk ? 'ok' : 'unavailable',
     };
-    return json(body, host.shuttingDown ? 503 : 200);
+    return json(body, body.status === 'ok' ? 200 : 503);
   });
   app.get('/metrics', () => new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }));
   // GET is an SSE stream, served before the app.
