@@ -1,3 +1,5 @@
+import type { EncodedHistogram } from './histogram.ts';
+
 export type ToWorker =
   | { cmd: 'run'; id: number; scenario: string; params: unknown; localAddress?: string }
   | { cmd: 'stop'; id: number }
@@ -8,4 +10,4 @@ export type FromWorker =
   | { ev: 'hello'; pid: number }
   | { ev: 'ready'; id: number; label: string }
   | { ev: 'done'; id: number; error?: string }
-  | { ev: 'snapshot'; seq: number; counters: Record<string, number>; trends: Record<string, number[]>; cpuUs: number };
+  | { ev: 'snapshot'; seq: number; counters: Record<string, number>; trends: Record<string, EncodedHistogram>; cpuUs: number };

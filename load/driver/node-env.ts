@@ -1,23 +1,28 @@
 import http from 'node:http';
 import WebSocket from 'ws';
 import type { Conn, HttpRequest, LoadEnv, SseHandlers, WsHandlers } from '../scenarios/env.ts';
+import { type EncodedHistogram, LatencyHistogram } from './histogram.ts';
 
-/** Counters and raw trend values of one worker process, taken and reset by the runner per phase. */
+/**
+ * Counters and latency histograms of one worker process (or of the runner's own publisher),
+ * taken and reset by the runner per phase.
+ */
 export class Metrics {
   counters: Record<string, number> = {};
-  trends: Record<string, number[]> = {};
+  trends: Record<string, LatencyHistogram> = {};
   count(name: string, n = 1): void {
     this.counters[name] = (this.counters[name] ?? 0) + n;
   }
   trend(name: string, value: number): void {
-    (this.trends[name] ??= []).push(Math.round(value * 1000) / 1000);
+    (this.trends[name] ??= new LatencyHistogram()).record(value);
   }
-  take(reset: boolean): { counters: Record<string, number>; trends: Record<string, number[]> } {
-    const out = { counters: { ...this.counters }, trends: this.trends };
+  /** The counters, and the histograms encoded when `trends` (a progress tick reads counters only). */
+  take(reset: boolean, trends: boolean): { counters: Record<string, number>; trends: Record<string, EncodedHistogram> } {
+    const out = { counters: { ...this.counters }, trends: trends ? Object.fromEntries(Object.entries(this.trends).map(([k, h]) => [k, h.encode()])) : {} };
     if (reset) {
       this.counters = {};
       this.trends = {};
-    } else out.trends = Object.fromEntries(Object.entries(this.trends).map(([k, v]) => [k, [...v]]));
+    }
     return out;
   }
 }

@@ -1,12 +1,14 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { type LatencyHistogram, mergeEncoded } from './histogram.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
 export interface Snapshot {
   counters: Record<string, number>;
-  trends: Record<string, number[]>;
+  /** The workers' latency histograms, merged (empty unless the snapshot asked for trends). */
+  trends: Record<string, LatencyHistogram>;
   /** CPU time all workers used since the previous snapshot, µs. */
   cpuUs: number;
 }
@@ -127,7 +129,7 @@ export class WorkerPool {
     };
   }
 
-  /** Counters and trends of every worker since the last reset, and their CPU since the last snapshot. */
+  /** Counters and (merged) latency histograms of every worker since the last reset, and their CPU since the last snapshot. */
   async snapshot(reset: boolean, trends = reset): Promise<Snapshot> {
     const seq = ++this.seq;
     const parts = await new Promise<Array<FromWorker & { ev: 'snapshot' }>>((resolve) => {
@@ -149,10 +151,7 @@ export class WorkerPool {
     for (const part of parts) {
       out.cpuUs += part.cpuUs;
       for (const [k, v] of Object.entries(part.counters)) out.counters[k] = (out.counters[k] ?? 0) + v;
-      for (const [k, v] of Object.entries(part.trends)) {
-        const arr = (out.trends[k] ??= []);
-        for (const x of v) arr.push(x);
-      }
+      mergeEncoded(out.trends, part.trends);
     }
     return out;
   }

@@ -1,6 +1,6 @@
 /**
  * A load worker process: runs scenario modules with the Node adapter on the runner's command
- * (IPC), reports counters, trend values and its own CPU. Bounded: it exits when the runner goes
+ * (IPC), reports counters, latency histograms and its own CPU. Bounded: it exits when the runner goes
  * away or after --max-lifetime-ms.
  */
 import { churn, publisher, subscribers, throughput } from '../scenarios/index.ts';
@@ -53,8 +53,7 @@ process.on('message', (msg: ToWorker) => {
       return;
     case 'snapshot': {
       const cpu = process.cpuUsage();
-      const taken = msg.trends || msg.reset ? metrics.take(msg.reset) : { counters: { ...metrics.counters }, trends: {} };
-      if (!msg.trends) taken.trends = {};
+      const taken = metrics.take(msg.reset, msg.trends);
       send({ ev: 'snapshot', seq: msg.seq, ...taken, cpuUs: cpu.user + cpu.system });
       return;
     }

@@ -116,6 +116,19 @@ export function targetDefs(): TargetDef[] {
   ];
 }
 
+/** The targets the command line asks for (`--only` runtimes keep the peers; `--targets` ids). */
+export function selectTargets(options: { onlyRuntimes?: string[]; onlyTargets?: string[] }): TargetDef[] {
+  const { onlyRuntimes, onlyTargets } = options;
+  return targetDefs().filter((d) => (!onlyRuntimes || onlyRuntimes.includes(d.runtime) || d.kind === 'peer') && (!onlyTargets || onlyTargets.includes(d.id)));
+}
+
+/** Why `def` cannot run in this run, or undefined (the quick profile never builds Centrifugo). */
+export function whyUnavailable(def: TargetDef, profile: { buildCentrifugo: boolean }): string | undefined {
+  if (def.id === 'peer-centrifugo' && !profile.buildCentrifugo && !existsSync(CENTRIFUGO_BIN))
+    return 'not built yet (the quick profile does not build it; the full profile runs go install)';
+  return def.unavailable();
+}
+
 function findGo(): string | undefined {
   for (const candidate of [process.env.GO, '/usr/local/go/bin/go']) if (candidate && existsSync(candidate)) return candidate;
   try {

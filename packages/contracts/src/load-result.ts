@@ -23,14 +23,14 @@ export const LoadTarget = z
   .strict();
 export type LoadTarget = z.infer<typeof LoadTarget>;
 
-export const LoadScenario = z.enum(['connections', 'latency', 'cpu', 'throughput', 'churn']);
+export const LoadScenario = z.enum(['connections', 'latency', 'cpu', 'throughput', 'churn', 'attack']);
 export type LoadScenario = z.infer<typeof LoadScenario>;
 
 export const LoadMeasurement = z
   .object({
     target: z.string(),
     scenario: LoadScenario,
-    transport: z.enum(['ws', 'sse']),
+    transport: z.enum(['ws', 'sse', 'http']),
     repeat: z.number().int().positive(),
     startedAt: z.string(),
     durationS: z.number().nonnegative(),

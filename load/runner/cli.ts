@@ -1,0 +1,77 @@
+/**
+ * The runner's command line → one options object. Parsing only: nothing here starts, writes or
+ * reads anything, so importing it has no side effects.
+ *
+ *   node runner/main.ts --profile quick|full [--ci] [--only node,bun] [--targets id,id] [--docs]
+ *                       [--out DIR] [--repeats N] [--no-gate] [--connections N] [--cpu-prof DIR]
+ *                       [--suites scale,throughput,churn,attacks] [--transports ws,sse]
+ *                       [--attacks deep-ws,topics] [--attack-gc]
+ */
+import { parseArgs } from 'node:util';
+import type { Transport } from '../scenarios/protocols.ts';
+import { PROFILES, type Profile } from './profiles.ts';
+
+export interface RunOptions {
+  /** The profile with the command line's overrides applied (repeats, gates, connections, time limit). */
+  profile: Profile;
+  /** `scale` (the efficiency suite: connections, latency, CPU per event), `throughput`, `churn`, `attacks`. */
+  suites: Set<string>;
+  transports: Set<Transport>;
+  /** Runtimes to run (peers always run unless `targets` excludes them). */
+  onlyRuntimes?: string[];
+  onlyTargets?: string[];
+  /** Write the report to docs/ (load-report.md, load-report.json, charts) instead of results/. */
+  docs: boolean;
+  ci: boolean;
+  /** Results directory; default load/results. */
+  out?: string;
+  /** Directory for the servers' CPU profiles. */
+  cpuProf?: string;
+  /** Attack ids for the attacks suite; default all. */
+  attacks?: string[];
+  /** Attacks suite diagnostic: forced GCs through --inspect. */
+  attackGc: boolean;
+}
+
+export function parseCli(argv: string[]): RunOptions {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: {
+      profile: { type: 'string', default: 'quick' },
+      ci: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      targets: { type: 'string' },
+      docs: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      repeats: { type: 'string' },
+      'no-gate': { type: 'boolean', default: false },
+      connections: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      suites: { type: 'string', default: 'scale,throughput,churn' },
+      transports: { type: 'string', default: 'ws,sse' },
+      attacks: { type: 'string' },
+      'attack-gc': { type: 'boolean', default: false },
+    },
+  });
+  if (args.profile !== 'quick' && args.profile !== 'full') throw new Error(`--profile must be quick or full, not ${args.profile}`);
+  const profile: Profile = { ...PROFILES[args.profile] };
+  if (args.repeats) profile.repeats = Number(args.repeats);
+  if (args['no-gate']) profile.loadGateMs = profile.firstGateMs = 0;
+  if (args.connections) profile.connections = profile.maxConnections = Number(args.connections);
+  const suites = new Set(args.suites.split(','));
+  // The attacks suite starts a fresh server per attack and bounds each attack on its own (at most ~4 min).
+  if (suites.has('attacks')) profile.maxLifetimeMs = Math.max(profile.maxLifetimeMs, 75 * 60_000);
+  return {
+    profile,
+    suites,
+    transports: new Set(args.transports.split(',') as Transport[]),
+    ...(args.only ? { onlyRuntimes: args.only.split(',') } : {}),
+    ...(args.targets ? { onlyTargets: args.targets.split(',') } : {}),
+    docs: args.docs,
+    ci: args.ci,
+    ...(args.out ? { out: args.out } : {}),
+    ...(args['cpu-prof'] ? { cpuProf: args['cpu-prof'] } : {}),
+    ...(args.attacks ? { attacks: args.attacks.split(',') } : {}),
+    attackGc: args['attack-gc'],
+  };
+}
