@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { type Socket, connect as netConnect } from 'node:net';
 import {
   Envelope,
   ErrorBody,
@@ -469,4 +470,343 @@ export async function publishMany(topic: string, count: number, type = 'bulk', b
   const byRef = new Map(acks.map((a) => [a.ref, a.id]));
   await ws.close();
   return Array.from({ length: count }, (_, i) => byRef.get(`${prefix}${i}`)!);
+}
+
+// ---- bounded input and memory: depth, raw sockets, raw WebSocket frames -----------------------
+
+/** MAX_JSON_DEPTH's default (PROTOCOL.md §13), for a server whose welcome does not state it. */
+export const DEFAULT_MAX_JSON_DEPTH = 64;
+
+/** The server's MAX_JSON_DEPTH, as its welcome frame states it. */
+export async function maxJsonDepth(base?: string): Promise<number> {
+  let welcome: WelcomeFrame;
+  if (base === undefined) welcome = await serverLimits();
+  else {
+    const ws = await WsClient.connect(base);
+    welcome = ws.welcome;
+    await ws.close();
+  }
+  return (welcome as Partial<WelcomeFrame>).maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+}
+
+/**
+ * JSON text that nests `depth` arrays (`[[1]]` is 2) or objects (`{"k":{"k":1}}` is 2) around the
+ * scalar `leaf`; built as text, so no recursive function of this process ever walks it.
+ */
+export function nestedJson(depth: number, kind: 'array' | 'object' = 'array', leaf = '0'): string {
+  if (kind === 'array') return `${'['.repeat(depth)}${leaf}${']'.repeat(depth)}`;
+  return `${'{"k":'.repeat(depth)}${leaf}${'}'.repeat(depth)}`;
+}
+
+/** Nesting depth of a JSON text, read on the text (brackets inside strings do not count); no recursion. */
+export function jsonTextDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+    else if (c === ']' || c === '}') depth--;
+  }
+  return max;
+}
+
+/** A value from a gauge or counter, waiting until `condition` holds (the server updates gauges as it goes). */
+export async function metricUntil(
+  name: string,
+  condition: (value: number) => boolean,
+  what: string,
+  base = baseUrl(),
+  timeoutMs = WAIT_MS,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = (await metrics(base)).get(name) ?? Number.NaN;
+    if (condition(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${name} is ${value}`);
+    await sleep(50);
+  }
+}
+
+/** The socket under a `ws` client, to stop reading from it as a slow client would. */
+export function socketOf(client: WsClient): Socket {
+  return (client.ws as unknown as { _socket: Socket })._socket;
+}
+
+export interface RawHttpResponse {
+  status: number;
+  headers: Map<string, string>;
+  body: Buffer;
+}
+
+/**
+ * Parses one HTTP/1.1 response from the bytes received so far: `undefined` until it is complete
+ * (a Content-Length body, a chunked body up to its last chunk, or a body that ends with the
+ * connection when `closed`).
+ */
+export function parseHttpResponse(data: Buffer, closed: boolean): RawHttpResponse | undefined {
+  const at = data.indexOf('\r\n\r\n');
+  if (at < 0) return undefined;
+  const lines = data.subarray(0, at).toString('latin1').split('\r\n');
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
+  if (!status) throw new Error(`not an HTTP response: ${JSON.stringify(lines[0])}`);
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const rest = data.subarray(at + 4);
+  const code = Number(status[1]);
+  if (code === 101 || code === 204 || code === 304) return { status: code, headers, body: Buffer.alloc(0) };
+  const length = headers.get('content-length');
+  if (length !== undefined) {
+    if (rest.length < Number(length)) return closed ? { status: code, headers, body: rest } : undefined;
+    return { status: code, headers, body: rest.subarray(0, Number(length)) };
+  }
+  if (/chunked/i.test(headers.get('transfer-encoding') ?? '')) {
+    const decoder = new ChunkedDecoder();
+    const body = Buffer.concat(decoder.push(rest));
+    return decoder.done || closed ? { status: code, headers, body } : undefined;
+  }
+  return closed ? { status: code, headers, body: rest } : undefined;
+}
+
+/** Decodes an HTTP/1.1 chunked body as it arrives. */
+export class ChunkedDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+  private left = 0;
+  private state: 'size' | 'data' | 'crlf' | 'done' = 'size';
+
+  get done(): boolean {
+    return this.state === 'done';
+  }
+
+  push(chunk: Buffer): Buffer[] {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const out: Buffer[] = [];
+    for (;;) {
+      if (this.state === 'size') {
+        const eol = this.pending.indexOf('\r\n');
+        if (eol < 0) break;
+        const size = Number.parseInt(this.pending.subarray(0, eol).toString('latin1').split(';')[0]!, 16);
+        if (!Number.isFinite(size)) throw new Error('bad chunk size line');
+        this.pending = this.pending.subarray(eol + 2);
+        if (size === 0) {
+          this.state = 'done';
+          break;
+        }
+        this.left = size;
+        this.state = 'data';
+      } else if (this.state === 'data') {
+        if (this.pending.length === 0) break;
+        const take = Math.min(this.left, this.pending.length);
+        out.push(this.pending.subarray(0, take));
+        this.pending = this.pending.subarray(take);
+        this.left -= take;
+        if (this.left === 0) this.state = 'crlf';
+      } else if (this.state === 'crlf') {
+        if (this.pending.length < 2) break;
+        this.pending = this.pending.subarray(2);
+        this.state = 'size';
+      } else break;
+    }
+    return out;
+  }
+}
+
+/** A raw TCP connection to the server: what a hostile or broken client can write, byte by byte. */
+export class RawSocket {
+  data: Buffer = Buffer.alloc(0);
+  isClosed = false;
+  readonly closed: Promise<void>;
+  private readonly changed = new Collector<number>();
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.data = Buffer.concat([this.data, chunk]);
+      this.changed.notify();
+    });
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) => {
+      socket.on('close', () => {
+        this.isClosed = true;
+        this.changed.notify();
+        resolve();
+      });
+    });
+  }
+
+  static async connect(base = baseUrl()): Promise<RawSocket> {
+    const { hostname, port } = new URL(base);
+    const socket = netConnect(Number(port), hostname);
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    });
+    return new RawSocket(socket);
+  }
+
+  /** Writes and waits until the bytes are handed to the kernel; a write after the server closed is ignored. */
+  write(data: string | Buffer): Promise<void> {
+    if (this.isClosed || this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.socket.write(data, () => resolve()));
+  }
+
+  /** Waits until the bytes received (or the connection closing) satisfy `condition`. */
+  async until(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+    await this.changed.until(condition, what, timeoutMs);
+  }
+
+  /** Waits for one complete HTTP response, or for the connection to close without one (`undefined`). */
+  async response(timeoutMs = WAIT_MS): Promise<RawHttpResponse | undefined> {
+    await this.until(() => this.isClosed || parseHttpResponse(this.data, false) !== undefined, 'an HTTP response or the close', timeoutMs);
+    return parseHttpResponse(this.data, this.isClosed);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A raw HTTP/1.1 request head (lines joined with CRLF, ended by an empty line). */
+export function requestHead(method: string, path: string, headers: Record<string, string | number> = {}): string {
+  const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** One RFC 6455 frame as a client may (or may not) send it: masked unless `mask: false`. */
+export function encodeWsFrame(options: {
+  opcode?: number;
+  payload?: Buffer;
+  fin?: boolean;
+  mask?: boolean;
+  /** The length the header declares, when it is to lie about the payload that follows. */
+  declaredLength?: number;
+}): Buffer {
+  const { opcode = 0x1, payload = Buffer.alloc(0), fin = true, mask = true } = options;
+  const length = options.declaredLength ?? payload.length;
+  const maskBit = mask ? 0x80 : 0;
+  let head: Buffer;
+  if (length < 126) head = Buffer.from([(fin ? 0x80 : 0) | opcode, maskBit | length]);
+  else if (length < 65_536) {
+    head = Buffer.alloc(4);
+    head[0] = (fin ? 0x80 : 0) | opcode;
+    head[1] = maskBit | 126;
+    head.writeUInt16BE(length, 2);
+  } else {
+    head = Buffer.alloc(10);
+    head[0] = (fin ? 0x80 : 0) | opcode;
+    head[1] = maskBit | 127;
+    head.writeBigUInt64BE(BigInt(length), 2);
+  }
+  if (!mask) return Buffer.concat([head, payload]);
+  const key = randomBytes(4);
+  const masked = Buffer.alloc(payload.length);
+  for (let i = 0; i < payload.length; i++) masked[i] = payload[i]! ^ key[i & 3]!;
+  return Buffer.concat([head, key, masked]);
+}
+
+export interface RawWsFrame {
+  opcode: number;
+  payload: Buffer;
+}
+
+/**
+ * A WebSocket client written on node:net: it performs the handshake, then reads the server's
+ * frames and answers pings, and can send any bytes at all, including frames a real client library
+ * refuses to produce (unmasked, lying about their length, invalid UTF-8).
+ */
+export class RawWebSocket {
+  readonly frames = new Collector<RawWsFrame>();
+  /** The code of the close frame the server sent, once it did (1005 for a close frame without one). */
+  closeCode: number | undefined;
+  private offset = 0;
+
+  private constructor(
+    readonly raw: RawSocket,
+    bodyStart: number,
+  ) {
+    this.offset = bodyStart;
+    raw.socket.on('data', () => this.parse());
+    void raw.closed.then(() => this.frames.notify());
+    this.parse();
+  }
+
+  static async connect(base = baseUrl()): Promise<RawWebSocket> {
+    const raw = await RawSocket.connect(base);
+    const key = randomBytes(16).toString('base64');
+    await raw.write(
+      requestHead('GET', '/v1/ws', {
+        Upgrade: 'websocket',
+        Connection: 'Upgrade',
+        'Sec-WebSocket-Key': key,
+        'Sec-WebSocket-Version': 13,
+      }),
+    );
+    await raw.until(() => raw.isClosed || raw.data.includes('\r\n\r\n'), 'the handshake answer');
+    const at = raw.data.indexOf('\r\n\r\n');
+    const head = raw.data.subarray(0, Math.max(at, 0)).toString('latin1');
+    expect(head, 'the server accepts the handshake').toMatch(/^HTTP\/1\.1 101/);
+    const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    expect(head.toLowerCase()).toContain(`sec-websocket-accept: ${accept.toLowerCase()}`);
+    const ws = new RawWebSocket(raw, at + 4);
+    const welcome = await ws.frames.find((f) => f.opcode === 0x1, 'the welcome frame');
+    expect(JSON.parse(welcome.payload.toString('utf8'))).toMatchObject({ type: 'welcome' });
+    return ws;
+  }
+
+  private parse(): void {
+    const data = this.raw.data;
+    for (;;) {
+      if (data.length - this.offset < 2) return;
+      const b0 = data[this.offset]!;
+      const b1 = data[this.offset + 1]!;
+      let length = b1 & 0x7f;
+      let at = this.offset + 2;
+      if (length === 126) {
+        if (data.length - at < 2) return;
+        length = data.readUInt16BE(at);
+        at += 2;
+      } else if (length === 127) {
+        if (data.length - at < 8) return;
+        length = Number(data.readBigUInt64BE(at));
+        at += 8;
+      }
+      if (b1 & 0x80) at += 4; // a server never masks; tolerate it anyway
+      if (data.length - at < length) return;
+      const frame = { opcode: b0 & 0x0f, payload: data.subarray(at, at + length) };
+      this.offset = at + length;
+      if (frame.opcode === 0x8 && this.closeCode === undefined) {
+        this.closeCode = frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 1005;
+        // Echo the close, as RFC 6455 asks: the server may wait for it before closing the TCP connection.
+        void this.raw.write(encodeWsFrame({ opcode: 0x8, payload: frame.payload.subarray(0, 2) }));
+      }
+      if (frame.opcode === 0x9) void this.raw.write(encodeWsFrame({ opcode: 0xa, payload: frame.payload }));
+      this.frames.push(frame);
+    }
+  }
+
+  /** Text frames received, parsed as JSON. */
+  texts(): unknown[] {
+    return this.frames.items.filter((f) => f.opcode === 0x1).map((f) => JSON.parse(f.payload.toString('utf8')));
+  }
+
+  send(frame: Parameters<typeof encodeWsFrame>[0]): Promise<void> {
+    return this.raw.write(encodeWsFrame(frame));
+  }
+
+  /** Waits for the server's close frame or for the connection to drop; returns the close code (undefined: none). */
+  async closedBy(timeoutMs = WAIT_MS): Promise<number | undefined> {
+    await this.frames.until(() => this.closeCode !== undefined || this.raw.isClosed, 'a close frame or the connection to close', timeoutMs);
+    return this.closeCode;
+  }
+
+  destroy(): void {
+    this.raw.destroy();
+  }
 }

@@ -3,13 +3,17 @@ import { ErrorBody } from '@relaykit/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Bystander,
+  SseStream,
   WsClient,
   expectHttpError,
+  metricUntil,
   metrics,
   needsCmd,
   ownServer,
+  poll,
   publish,
   serverLimits,
+  sleep,
   stopOwnServers,
   topicUrl,
   uniqueTopic,
@@ -220,4 +224,156 @@ describe('limits', () => {
     await ws.close();
     await bystander.close();
   });
+
+  it('LIM-009 MUST count held long polls against MAX_CONNECTIONS (503 too_many_connections for SSE, WebSocket and polls), and admit again once one ends', async (ctx) => {
+    needsCmd(ctx);
+    const server = await ownServer({ MAX_CONNECTIONS: '2' });
+    const [first, second] = [uniqueTopic('held1'), uniqueTopic('held2')];
+    const abort = new AbortController();
+    const held = [first, second].map((topic) => poll(topic, { wait: 20 }, server.url, abort.signal));
+    await metricUntil('relaykit_connections{transport="poll"}', (n) => n === 2, 'two held polls', server.url);
+    await expectHttpError(refused(`${server.url}/v1/events?topic=x`), 503, 'too_many_connections');
+    await expect(WsClient.connect(server.url)).rejects.toThrow(/503/);
+    await expectHttpError(refused(`${topicUrl('x', server.url)}?wait=5`), 503, 'too_many_connections');
+    // Publishing, health and metrics are not connections: they still answer.
+    await healthyOwn(server.url);
+    // One poll ends (its event arrives): a new poll is admitted and held.
+    const { body } = await publish(first, 'wake', 1, undefined, server.url);
+    expect((await held[0]!).events.map((e) => e.id)).toEqual([body.id]);
+    await metricUntil('relaykit_connections{transport="poll"}', (n) => n === 1, 'the answered poll to be released', server.url);
+    const third = poll(uniqueTopic('held3'), { wait: 1 }, server.url);
+    expect((await third).events).toEqual([]);
+    abort.abort();
+    await Promise.allSettled(held);
+    await server.stop();
+  });
+
+  it('LIM-010 MUST bound the topic histories a process keeps by MAX_HISTORIES, dropping unheld ones first, with a reset only for resumes from before a dropped history\'s last id', async (ctx) => {
+    needsCmd(ctx);
+    const server = await ownServer({ MAX_HISTORIES: '3', HISTORY_SIZE: '5' });
+    const url = server.url;
+    const watcher = await WsClient.connect(url);
+    const start = watcher.welcome.position;
+    await watcher.close();
+    const [a, b, c, d, never] = ['a', 'b', 'c', 'd', 'never'].map((t) => uniqueTopic(`h${t}`)) as [string, string, string, string, string];
+    const ids: Record<string, string> = {};
+    for (const topic of [a, b, c, d]) ids[topic] = (await publish(topic, 'e', topic, undefined, url)).body.id;
+    const m = await metrics(url);
+    expect(m.get('relaykit_histories'), 'histories held').toBeLessThanOrEqual(3);
+    expect(m.get('relaykit_histories')).toBeGreaterThan(0);
+    expect(m.get('relaykit_history_bytes'), 'the bytes gauge').toBeGreaterThan(0);
+    // a went first (least recently published, unheld): a resume from before its event is reset...
+    const stale = await poll(a, { after: start, wait: 0 }, url);
+    expect(stale.reset, 'a resume into the dropped history of a').toEqual({ code: 'history_unavailable', topics: [a] });
+    // ...one from its last id, or later, is not: nothing was lost.
+    for (const after of [ids[a]!, ids[d]!]) {
+      const fine = await poll(a, { after, wait: 0 }, url);
+      expect(fine.reset, `a resume of a from ${after}`).toBeUndefined();
+      expect(fine.events).toEqual([]);
+    }
+    // A topic that never had an event is not reset.
+    expect((await poll(never, { after: start, wait: 0 }, url)).reset).toBeUndefined();
+    // A held history outlives unheld ones: b is subscribed, then three new topics are published.
+    const holder = await WsClient.connect(url);
+    await holder.subscribe([b]);
+    for (const topic of ['e', 'f', 'g'].map((t) => uniqueTopic(`h${t}`))) await publish(topic, 'e', topic, undefined, url);
+    expect((await metrics(url)).get('relaykit_histories')).toBeLessThanOrEqual(3);
+    const kept = await poll(b, { after: start, wait: 0 }, url);
+    expect(kept.reset, 'the held history of b was kept').toBeUndefined();
+    expect(kept.events.map((e) => e.id)).toEqual([ids[b]]);
+    // Its subscriber still gets live events.
+    const live = await publish(b, 'live', 1, undefined, url);
+    expect((await holder.waitEvents(1)).map((e) => e.id)).toEqual([live.body.id]);
+    expect((await poll(c, { after: start, wait: 0 }, url)).reset, 'c was dropped before the held b').toEqual({ code: 'history_unavailable', topics: [c] });
+    await holder.close();
+    await server.stop();
+  });
+
+  it('LIM-011 MUST bound the bytes all histories hold by HISTORY_MAX_BYTES, reset resumes from before dropped events, and keep the newest event replayable', async (ctx) => {
+    needsCmd(ctx);
+    const server = await ownServer({ HISTORY_MAX_BYTES: '65536', MAX_MESSAGE_BYTES: '16384' });
+    const url = server.url;
+    const watcher = await WsClient.connect(url);
+    const start = watcher.welcome.position;
+    await watcher.close();
+    const topics = [0, 1, 2, 3].map((i) => uniqueTopic(`bytes${i}`));
+    const sent: Array<{ topic: string; id: string }> = [];
+    for (let i = 0; i < 20; i++) {
+      const topic = topics[i % 4]!;
+      sent.push({ topic, id: (await publish(topic, 'big', { i, pad: 'z'.repeat(10_000) }, undefined, url)).body.id });
+    }
+    const m = await metrics(url);
+    expect(m.get('relaykit_history_bytes'), 'history bytes').toBeLessThanOrEqual(65_536);
+    expect(m.get('relaykit_history_bytes')).toBeGreaterThan(0);
+    // What every topic still holds, read back from the start: within the bound, and a reset where events are gone.
+    let held = 0;
+    let replayable = 0;
+    for (const topic of topics) {
+      const answer = await poll(topic, { after: start, wait: 0 }, url);
+      held += answer.events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
+      replayable += answer.events.length;
+      const mine = sent.filter((s) => s.topic === topic).map((s) => s.id);
+      if (answer.events.length < mine.length) {
+        expect(answer.reset, `a resume of ${topic} from before its dropped events`).toEqual({ code: 'history_unavailable', topics: [topic] });
+      }
+      // Whatever is held is the newest of the topic, in order.
+      expect(answer.events.map((e) => e.id)).toEqual(mine.slice(mine.length - answer.events.length));
+    }
+    expect(held, 'envelope bytes held').toBeLessThanOrEqual(65_536);
+    expect(replayable, 'events were dropped').toBeLessThan(20);
+    // The first topic lost its first event: SSE says so too.
+    const sse = await SseStream.open([topics[0]!], { lastEventId: start, base: url });
+    await sse.items.until((items) => items.some((i) => i.kind === 'event'), 'the reset');
+    expect(sse.events()[0]).toMatchObject({ event: 'reset' });
+    await sse.close();
+    // The newest event is replayable from the id before it.
+    const newest = sent[19]!;
+    const before = await poll(newest.topic, { after: sent[15]!.id, wait: 0 }, url);
+    expect(before.reset).toBeUndefined();
+    expect(before.events.map((e) => e.id)).toEqual([newest.id]);
+    await server.stop();
+  });
+
+  it('LIM-012 SHOULD drop a history no connection holds after HISTORY_TTL_MS without a publish (a resume from before then gets reset), and keep a held one', async (ctx) => {
+    needsCmd(ctx);
+    const TTL_MS = 1000;
+    const server = await ownServer({ HISTORY_TTL_MS: String(TTL_MS) });
+    const url = server.url;
+    const [idle, heldTopic] = [uniqueTopic('idle'), uniqueTopic('heldttl')];
+    const holder = await WsClient.connect(url);
+    const start = holder.welcome.position;
+    await holder.subscribe([heldTopic]);
+    await publish(idle, 'e', 1, undefined, url);
+    const kept = (await publish(heldTopic, 'e', 2, undefined, url)).body.id;
+    expect((await metrics(url)).get('relaykit_histories')).toBe(2);
+    // This case waits on the clock by nature: more than twice the TTL, then the gauge must show the drop.
+    await sleep(2 * TTL_MS + 500);
+    await metricUntil('relaykit_histories', (n) => n === 1, 'the idle history to be dropped', url, 5000);
+    const stale = await poll(idle, { after: start, wait: 0 }, url);
+    expect(stale.reset).toEqual({ code: 'history_unavailable', topics: [idle] });
+    const held = await poll(heldTopic, { after: start, wait: 0 }, url);
+    expect(held.reset, 'the held history is kept').toBeUndefined();
+    expect(held.events.map((e) => e.id)).toEqual([kept]);
+    // Once its last holder leaves, it ages out too.
+    await holder.close();
+    await sleep(2 * TTL_MS + 500);
+    await metricUntil('relaykit_histories', (n) => n === 0, 'every history to be dropped', url, 5000);
+    await server.stop();
+  });
 });
+
+async function healthyOwn(url: string): Promise<void> {
+  expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  expect((await fetch(`${url}/metrics`)).status).toBe(200);
+  expect((await publish(uniqueTopic('free'), 'e', 1, undefined, url)).status).toBe(201);
+}
+
+/** A request expected to be refused: one that is admitted instead (a stream, a held poll) fails at once, not by hanging. */
+async function refused(url: string): Promise<Response> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(WAIT_MS) });
+  if (response.status !== 503) {
+    await response.body?.cancel().catch(() => {});
+    expect(response.status, `${url} is refused while two polls are held`).toBe(503);
+  }
+  return response;
+}

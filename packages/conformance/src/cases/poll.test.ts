@@ -1,5 +1,46 @@
-import { describe, expect, it } from 'vitest';
-import { WsClient, expectHttpError, poll, publish, sleep, topicUrl, uniqueTopic } from '../harness.ts';
+import { type Envelope, POLL_PAGE_MAX_BYTES, POLL_PAGE_MAX_EVENTS, type PollResponse } from '@relaykit/contracts';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  WsClient,
+  expectHttpError,
+  needsCmd,
+  ownServer,
+  poll,
+  publish,
+  publishMany,
+  sleep,
+  stopOwnServers,
+  topicUrl,
+  uniqueTopic,
+} from '../harness.ts';
+
+afterAll(stopOwnServers);
+
+const envelopeBytes = (events: Envelope[]) => events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
+
+/** Chains `after = cursor` from `after` until `count` events were read; checks each page's bounds. */
+async function readPages(topic: string, after: string, count: number, base: string): Promise<PollResponse[]> {
+  const pages: PollResponse[] = [];
+  let cursor = after;
+  let read = 0;
+  while (read < count && pages.length < 2 * count + 2) {
+    const page = await poll(topic, { after: cursor, wait: 5 }, base);
+    const bytes = envelopeBytes(page.events);
+    const what = `page ${pages.length + 1} of ${topic}: ${page.events.length} events, ${bytes} bytes`;
+    expect(page.events.length, what).toBeGreaterThan(0);
+    expect(page.events.length, what).toBeLessThanOrEqual(POLL_PAGE_MAX_EVENTS);
+    // A page always holds its first event, whatever its size; past it, the byte bound holds.
+    if (page.events.length > 1) expect(bytes, what).toBeLessThanOrEqual(POLL_PAGE_MAX_BYTES);
+    expect(page.cursor, `${what}: the cursor is the last event's id`).toBe(page.events[page.events.length - 1]!.id);
+    pages.push(page);
+    read += page.events.length;
+    cursor = page.cursor;
+  }
+  const end = await poll(topic, { after: cursor, wait: 0 }, base);
+  expect(end.events, 'nothing after the last page').toEqual([]);
+  expect(end.reset).toBeUndefined();
+  return pages;
+}
 
 describe('poll', () => {
   it('POLL-001 MUST hold a long poll open and answer with the event published meanwhile', async () => {
@@ -105,4 +146,32 @@ describe('poll', () => {
     expect(viaPoll.events).toEqual(viaWs);
     await ws.close();
   });
+
+  it(`POLL-009 MUST answer a long poll with at most one page (${POLL_PAGE_MAX_EVENTS} events, ${POLL_PAGE_MAX_BYTES} bytes) whose cursor chains to the rest: in id order, none lost, none repeated`, async (ctx) => {
+    needsCmd(ctx);
+    const server = await ownServer({ MAX_MESSAGE_BYTES: '65536', HISTORY_SIZE: '300' });
+    const url = server.url;
+    const [small, large] = [uniqueTopic('pagesmall'), uniqueTopic('pagelarge')];
+    const { cursor: start } = await poll(small, { wait: 0 }, url);
+    const smallIds = await publishMany(small, 250, 'bulk', url);
+    const largeIds: string[] = [];
+    for (let i = 0; i < 10; i++) largeIds.push((await publish(large, 'big', { i, pad: 'p'.repeat(60_000) }, undefined, url)).body.id);
+    for (const [topic, ids] of [[small, smallIds], [large, largeIds]] as const) {
+      const pages = await readPages(topic, start, ids.length, url);
+      const got = pages.flatMap((p) => p.events.map((e) => e.id));
+      expect(got, `${topic}: every event once, in id order`).toEqual(ids);
+      expect(pages.every((p) => p.reset === undefined)).toBe(true);
+    }
+    // 250 events take at least 3 pages; 10 events of 60 KB at least 3 (4 fit in 256 KiB).
+    expect((await readPages(small, start, 250, url)).length).toBeGreaterThanOrEqual(3);
+    expect((await readPages(large, start, 10, url)).length).toBeGreaterThanOrEqual(3);
+    // A stale `after`: the reset comes with the first page only, and the chain goes on from its cursor.
+    const first = await poll(small, { after: 'garbage', wait: 0 }, url);
+    expect(first.reset).toEqual({ code: 'history_unavailable', topics: [small] });
+    expect(first.events.length).toBeLessThanOrEqual(POLL_PAGE_MAX_EVENTS);
+    expect(first.events.map((e) => e.id)).toEqual(smallIds.slice(0, first.events.length));
+    const rest = await readPages(small, first.cursor, 250 - first.events.length, url);
+    expect([...first.events, ...rest.flatMap((p) => p.events)].map((e) => e.id)).toEqual(smallIds);
+    await server.stop();
+  }, 60_000);
 });

@@ -1,17 +1,26 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { ResetSignal } from '@relaykit/contracts';
 import { EventSource, type FetchLikeResponse } from 'eventsource';
+import { type EventSourceMessage, createParser } from 'eventsource-parser';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  ChunkedDecoder,
   Collector,
   SseStream,
+  WAIT_MS,
   WsClient,
   baseUrl,
+  metrics,
   needsCmd,
   ownServer,
   poll,
   publish,
   publishMany,
+  requestHead,
   serverLimits,
+  sleep,
+  socketOf,
   stopOwnServers,
   uniqueTopic,
 } from '../harness.ts';
@@ -323,4 +332,161 @@ describe('resume and reset', () => {
     await Promise.all(joiners.map((j) => j.close()));
     await publisher.close();
   }, 60_000);
+
+  it('RES-016 MUST pace a WebSocket replay: a client resuming a 12 MB history that does not read is not closed (no 4008), and once it reads gets every event in id order, then live ones', async (ctx) => {
+    needsCmd(ctx);
+    const server = await ownServer(PACED_ENV);
+    const topic = uniqueTopic('pacedws');
+    const { start, ids } = await fillHistory(server.url, topic, REPLAY_EVENTS);
+    const slow = await WsClient.connect(server.url);
+    const socket = socketOf(slow);
+    socket.pause();
+    slow.send({ type: 'subscribe', topics: [topic], lastEventId: start, ref: 'resume' });
+    // A client that does not read for a while (the time a replay of 12 MB takes to be refused, if it were).
+    await sleep(STALL_MS);
+    let m = await metrics(server.url);
+    expect(m.get('relaykit_slow_consumer_closes_total'), 'the stalled resume was not closed as a slow consumer').toBe(0);
+    expect(m.get('relaykit_connections{transport="ws"}'), 'the stalled client is still connected').toBe(1);
+    socket.resume();
+    await slow.frames.until(() => slow.events(topic).length >= REPLAY_EVENTS || !slow.isOpen, `${REPLAY_EVENTS} replayed events`, 60_000);
+    expect(slow.isOpen, `open (closed: ${JSON.stringify(await Promise.race([slow.closed, sleep(10)]))})`).toBe(true);
+    const live = await publish(topic, 'live', 'after', undefined, server.url);
+    await slow.frames.until(() => slow.events(topic).length > REPLAY_EVENTS || !slow.isOpen, 'the live event');
+    const got = slow.events(topic).map((e) => e.id);
+    expect(got.length, 'no duplicates').toBe(new Set(got).size);
+    expect(got).toEqual([...ids, live.body.id]);
+    expect(slow.frames.items.slice(0, 2).map((f) => f.type)).toEqual(['welcome', 'subscribed']);
+    expect(slow.all('reset')).toEqual([]);
+    m = await metrics(server.url);
+    expect(m.get('relaykit_slow_consumer_closes_total')).toBe(0);
+    await slow.close();
+    await server.stop();
+  }, 90_000);
+
+  it('RES-017 MUST pace an SSE replay: a stream resuming a 12 MB history that does not read is not ended, and once it reads gets every event in id order, then live ones', async (ctx) => {
+    needsCmd(ctx);
+    const server = await ownServer(PACED_ENV);
+    const topic = uniqueTopic('pacedsse');
+    const { start, ids } = await fillHistory(server.url, topic, REPLAY_EVENTS);
+    const { hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    socket.on('error', () => {});
+    socket.pause();
+    await once(socket, 'connect');
+    socket.write(requestHead('GET', `/v1/events?topic=${encodeURIComponent(topic)}`, { Accept: 'text/event-stream', 'Last-Event-ID': start }));
+    await sleep(STALL_MS);
+    let m = await metrics(server.url);
+    expect(m.get('relaykit_slow_consumer_closes_total'), 'the stalled resume was not ended as a slow consumer').toBe(0);
+    expect(m.get('relaykit_connections{transport="sse"}'), 'the stalled stream is still open').toBe(1);
+    // Read: the response head, then the (chunked or close-delimited) body through eventsource-parser.
+    const events = new Collector<EventSourceMessage>();
+    const parser = createParser({ onEvent: (message) => events.push(message) });
+    const text = new TextDecoder();
+    let head: Buffer | undefined = Buffer.alloc(0);
+    let status = '';
+    let chunked: ChunkedDecoder | undefined;
+    let ended = false;
+    socket.on('data', (chunk: Buffer) => {
+      if (head) {
+        head = Buffer.concat([head, chunk]);
+        const at = head.indexOf('\r\n\r\n');
+        if (at < 0) return;
+        const lines = head.subarray(0, at).toString('latin1');
+        status = lines.split('\r\n')[0]!;
+        if (/^transfer-encoding:.*chunked/im.test(lines)) chunked = new ChunkedDecoder();
+        chunk = head.subarray(at + 4);
+        head = undefined;
+      }
+      for (const part of chunked ? chunked.push(chunk) : [chunk]) parser.feed(text.decode(part, { stream: true }));
+    });
+    socket.on('close', () => {
+      ended = true;
+      events.notify();
+    });
+    socket.resume();
+    await events.until((items) => items.length >= REPLAY_EVENTS || ended, `${REPLAY_EVENTS} replayed SSE events`, 60_000);
+    expect(status).toMatch(/^HTTP\/1\.1 200/);
+    expect(ended, 'the stream is still open').toBe(false);
+    const live = await publish(topic, 'live', 'after', undefined, server.url);
+    await events.until((items) => items.length > REPLAY_EVENTS || ended, 'the live event', WAIT_MS);
+    expect(events.items.some((e) => e.event === 'reset')).toBe(false);
+    const got = events.items.map((e) => e.id);
+    expect(got.length, 'no duplicates').toBe(new Set(got).size);
+    expect(got).toEqual([...ids, live.body.id]);
+    for (const e of events.items) expect(JSON.parse(e.data)).toMatchObject({ id: e.id, topic });
+    m = await metrics(server.url);
+    expect(m.get('relaykit_slow_consumer_closes_total')).toBe(0);
+    socket.destroy();
+    await server.stop();
+  }, 90_000);
+
+  it('RES-018 MUST close a resuming WebSocket with 4008 once live events queued behind its paced replay outgrow MAX_BUFFERED_BYTES, while a reading subscriber gets everything', async (ctx) => {
+    needsCmd(ctx);
+    const server = await ownServer(PACED_ENV);
+    const topic = uniqueTopic('pacedlive');
+    const bystander = await WsClient.connect(server.url);
+    await bystander.subscribe([topic]);
+    const { start, ids } = await fillHistory(server.url, topic, REPLAY_EVENTS);
+    await bystander.frames.until(() => bystander.events(topic).length >= REPLAY_EVENTS, 'the bystander to have the history', 60_000);
+    const slow = await WsClient.connect(server.url);
+    const socket = socketOf(slow);
+    socket.pause();
+    slow.send({ type: 'subscribe', topics: [topic], lastEventId: start, ref: 'resume' });
+    // The stalled replay alone is no reason to close (RES-016): only the live events behind it are.
+    await sleep(1000);
+    expect((await metrics(server.url)).get('relaykit_slow_consumer_closes_total'), 'closed before any live event').toBe(0);
+    const publisher = await WsClient.connect(server.url);
+    const payload = 'l'.repeat(60_000);
+    let closes = 0;
+    let sent = 0;
+    // Each round adds 600 KB of live events behind the stalled replay; MAX_BUFFERED_BYTES is 1 MiB.
+    for (let round = 0; round < 40 && closes === 0; round++) {
+      for (let i = 0; i < 10; i++) publisher.send({ type: 'publish', topic, event: { type: 'live', data: payload }, ref: ++sent });
+      await publisher.frames.until((f) => f.filter((x) => x.type === 'ack').length >= sent, 'acks', 30_000);
+      await bystander.frames.until(() => bystander.events(topic).length >= REPLAY_EVENTS + sent, 'the bystander to keep up', 30_000);
+      closes = (await metrics(server.url)).get('relaykit_slow_consumer_closes_total') ?? 0;
+    }
+    expect(closes, 'the server closed the resuming client as a slow consumer').toBe(1);
+    socket.resume();
+    expect((await slow.closed).code).toBe(4008);
+    // What the resuming client got before the close is a prefix of the topic, in order, without duplicates.
+    const liveIds = byRef(publisher);
+    const everything = [...ids, ...liveIds];
+    const got = slow.events(topic).map((e) => e.id);
+    expect(got).toEqual(everything.slice(0, got.length));
+    // The reading subscriber lost nothing.
+    expect(bystander.events(topic).map((e) => e.id)).toEqual(everything);
+    expect(bystander.isOpen).toBe(true);
+    await Promise.all([bystander.close(), publisher.close()]);
+    await server.stop();
+  }, 120_000);
 });
+
+/** A server whose replays must be paced: 1 MiB of send buffer against a 12 MB history. */
+const PACED_ENV = { MAX_BUFFERED_BYTES: '1048576', MAX_MESSAGE_BYTES: '65536', HISTORY_SIZE: '300' };
+const REPLAY_EVENTS = 200;
+/** How long a paced client stalls before it reads. */
+const STALL_MS = 3000;
+
+/** Publishes `count` events of 60 KB on `topic` (pipelined, 10 at a time); returns the position before them and their ids. */
+async function fillHistory(base: string, topic: string, count: number): Promise<{ start: string; ids: string[] }> {
+  const publisher = await WsClient.connect(base);
+  const start = publisher.welcome.position;
+  const payload = 'h'.repeat(60_000);
+  for (let sent = 0; sent < count; ) {
+    for (let i = 0; i < 10 && sent < count; i++) publisher.send({ type: 'publish', topic, event: { type: 'old', data: payload }, ref: ++sent });
+    await publisher.frames.until((f) => f.filter((x) => x.type === 'ack').length >= sent, 'acks', 30_000);
+  }
+  const ids = byRef(publisher);
+  await publisher.close();
+  return { start, ids };
+}
+
+/** The ids a publisher was acked, in the order it sent the frames (numeric refs 1, 2, ...). */
+function byRef(publisher: WsClient): string[] {
+  return publisher
+    .all('ack')
+    .slice()
+    .sort((x, y) => Number(x.ref) - Number(y.ref))
+    .map((a) => a.id);
+}
