@@ -31,7 +31,7 @@ const server = Bun.serve<WsData>({
   websocket: wsHandler(relay),
 });
 fanout.attach(server);
-relay.startHeartbeat();
+await relay.start();
 relay.log.info(listeningLine('bun', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`));
 
 const shutdown = shutdownOnce({

@@ -27,10 +27,10 @@ const server = createServer(
 );
 server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
 
-server.listen(config.port, config.host, () => {
+server.listen(config.port, config.host, async () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  relay.startHeartbeat();
+  await relay.start();
   relay.log.info(listeningLine('node', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`));
 });
 

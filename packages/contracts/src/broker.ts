@@ -56,6 +56,11 @@ export interface Broker {
   /** Negative, zero or positive as `a` is before, equal to or after `b`; both must be valid ids. */
   compareIds(a: string, b: string): number;
   historyStats(): HistoryStats;
+  /**
+   * Connects a networked broker; it keeps retrying in the background after a rejection, so the
+   * server runs (degraded) until the broker is back. Absent for the in-memory broker.
+   */
+  connect?(): Promise<void>;
   /** Whether the broker is reachable now (absent: always, as in memory); /healthz reports it. */
   available?(): boolean;
   /** Sets the single listener; the hub owns it. */

@@ -36,6 +36,16 @@ export const ConfigEnv = z.object({
   IDEMPOTENCY_TTL_MS: int(1000, 86_400_000, 300_000).describe('How long a publish idempotency key is remembered'),
   IDEMPOTENCY_MAX_KEYS: int(0, 10_000_000, 100_000).describe('Idempotency keys one process remembers at most; 0 = none'),
   REQUEST_TIMEOUT_MS: int(1000, 600_000, 30_000).describe('How long a request head and body may take to arrive'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .describe('When set, the broker is Redis: instances sharing it act as one broker'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -')
+    .default('relaykit:')
+    .describe('Prefix of every Redis key and channel; deployments sharing one Redis must differ'),
   LOG_LEVEL: LogLevel.default('info').describe('Least severe log line written: error, warn, info or debug'),
   AUTH_JWT_SECRET: z
     .string()
@@ -65,6 +75,7 @@ export const Config = ConfigEnv.transform((env) => ({
   idempotencyMaxKeys: env.IDEMPOTENCY_MAX_KEYS,
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
   logLevel: env.LOG_LEVEL,
+  redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
   auth: env.AUTH_JWT_SECRET
     ? { jwtSecret: env.AUTH_JWT_SECRET, issuer: env.AUTH_JWT_ISSUER, audience: env.AUTH_JWT_AUDIENCE }
     : undefined,
@@ -85,8 +96,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   if (result.success) return { ok: true, config: result.data };
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'config');
-    // Secrets are named, never echoed: this message goes to logs.
-    const value = name.includes('SECRET') ? '<redacted>' : JSON.stringify(known[name] ?? '');
+    // Secrets (a Redis URL may hold a password) are named, never echoed: this message goes to logs.
+    const value = name.includes('SECRET') || name === 'REDIS_URL' ? '<redacted>' : JSON.stringify(known[name] ?? '');
     return `  ${name}=${value}: ${issue.message}`;
   });
   return { ok: false, message: `Invalid relaykit configuration:\n${lines.join('\n')}` };

@@ -2,6 +2,7 @@
 export { Hub, Join, type TopicHolder } from './hub.js';
 export { type BacklogSink, sendPaced } from './backlog.js';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.js';
+export { RedisBroker, type RedisBrokerOptions, BrokerUnavailableError } from './redis-broker.js';
 export { SetFanout } from './set-fanout.js';
 export { Metrics } from './metrics.js';
 export { WsSession, type WsPeer } from './ws-session.js';

@@ -33,3 +33,16 @@ export function errorResponse(code: ErrorCode, message: string, headers: Readonl
   const body: ErrorBody = { error: { code, message } };
   return json(body, ERROR_STATUS[code], headers);
 }
+
+/**
+ * The RelayError a thrown error stands for: itself, or broker_unavailable for a broker's own
+ * retryable failure (an error whose `code` says so, e.g. RedisBroker's BrokerUnavailableError);
+ * undefined for anything else, which is a bug to report as internal.
+ */
+export function asRelayError(error: unknown): RelayError | undefined {
+  if (error instanceof RelayError) return error;
+  if ((error as { code?: unknown } | null)?.code === 'broker_unavailable') {
+    return new RelayError('broker_unavailable', 'the broker is unavailable; retry later or on another instance', { 'retry-after': '1' }, { cause: error });
+  }
+  return undefined;
+}

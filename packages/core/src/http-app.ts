@@ -21,6 +21,8 @@ export interface HttpHost extends SessionHost {
   readonly shuttingDown: boolean;
   authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal>;
   checkConnectionLimit(): void;
+  /** Held long polls (a broker gap answers them early). */
+  readonly polls: Set<PollWaiter>;
   /** Turns anything thrown while serving into the answer: a RelayError's own, else 500 (logged). */
   refusal(error: unknown, request?: Request): Response;
 }
@@ -100,11 +102,13 @@ async function poll(host: HttpHost, request: Request, topic: string): Promise<Re
   host.checkConnectionLimit();
   const waiter = new PollWaiter(host, topic);
   host.metrics.connections.poll++;
+  host.polls.add(waiter);
   try {
     const answer = await waiter.run(query.data.after, query.data.wait * 1000, request.signal);
     return json(answer, 200, { 'cache-control': 'no-store' });
   } finally {
     waiter.close();
+    host.polls.delete(waiter);
     host.metrics.connections.poll--;
   }
 }

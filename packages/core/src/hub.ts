@@ -34,6 +34,8 @@ export class Join<S extends TopicHolder = TopicHolder> {
   private bufferAt = 0;
   private bufferedBytes = 0;
   private newestReplayed: string | undefined;
+  /** The id resumed from, for topics that are not reset: live events up to it were seen before. */
+  private resumedFrom: string | undefined;
   private ended = false;
 
   constructor(
@@ -43,9 +45,11 @@ export class Join<S extends TopicHolder = TopicHolder> {
   ) {}
 
   /** Called by the hub once the broker has answered. */
-  answered(position: string, resetTopics: readonly string[], replayed: EncodedEvent[]): void {
+  answered(position: string, resetTopics: readonly string[], replayed: EncodedEvent[], resumedFrom?: string): void {
     this.position = position;
     this.resetTopics = resetTopics;
+    // An id the broker could not interpret resets every topic, so it is never compared.
+    this.resumedFrom = resetTopics.length < this.topics.size ? resumedFrom : undefined;
     this.replayed = replayed;
     this.newestReplayed = replayed.length > 0 ? replayed[replayed.length - 1]!.envelope.id : undefined;
   }
@@ -72,8 +76,11 @@ export class Join<S extends TopicHolder = TopicHolder> {
     while (this.bufferAt < this.buffer.length) {
       const event = this.buffer[this.bufferAt++]!;
       this.bufferedBytes -= event.ws.length;
-      // The replay and the buffer overlap where the broker answered after the event arrived.
-      if (this.newestReplayed !== undefined && this.hub.broker.compareIds(event.envelope.id, this.newestReplayed) <= 0) continue;
+      // The replay and the buffer overlap where the broker answered after the event arrived; and
+      // with a networked broker an event up to the resumed id can still be in flight to this process.
+      const { id, topic } = event.envelope;
+      if (this.newestReplayed !== undefined && this.hub.broker.compareIds(id, this.newestReplayed) <= 0) continue;
+      if (this.resumedFrom !== undefined && !this.resetTopics.includes(topic) && this.hub.broker.compareIds(id, this.resumedFrom) <= 0) continue;
       return event;
     }
     this.buffer.length = 0;
@@ -149,7 +156,7 @@ export class Hub<S extends TopicHolder = TopicHolder> {
       await Promise.all(topics.map((topic) => this.retain(topic)));
       const position = this.broker.position();
       const replay = lastEventId === undefined ? undefined : await this.broker.replay(topics, lastEventId);
-      join.answered(position, replay?.resetTopics ?? [], replay?.events ?? []);
+      join.answered(position, replay?.resetTopics ?? [], replay?.events ?? [], lastEventId);
     } catch (error) {
       join.end();
       for (const topic of topics) this.release(topic);

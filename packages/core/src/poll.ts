@@ -21,11 +21,18 @@ export class PollWaiter {
   private readonly events: Envelope[] = [];
   private bytes = 0;
   private wake: (() => void) | undefined;
+  private interrupted = false;
 
   constructor(
     private readonly host: SessionHost,
-    private readonly topic: string,
+    readonly topic: string,
   ) {}
+
+  /** The broker may have lost events: answer now with what came before, so the cursor stops there. */
+  resumeRequired(): void {
+    this.interrupted = true;
+    this.wake?.();
+  }
 
   /** Adds an event unless the page is full; a page always takes its first event. */
   private take(event: EncodedEvent): boolean {
@@ -40,7 +47,7 @@ export class PollWaiter {
 
   deliver(event: EncodedEvent): SendResult {
     // Live events past a full page are not lost: the cursor stops before them, the next poll replays them.
-    this.take(event);
+    if (!this.interrupted) this.take(event);
     this.wake?.();
     return 1;
   }

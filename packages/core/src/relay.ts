@@ -1,7 +1,7 @@
 import type { Broker, Config, Fanout, PublishInput, PublishResult } from '@relaykit/contracts';
 import type { Hono } from 'hono';
 import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
-import { RelayError, errorResponse } from './errors.js';
+import { RelayError, asRelayError, errorResponse } from './errors.js';
 import { type HandshakeRequest, handshakeOf } from './handshake.js';
 import { type DemoAssets, type HttpHost, createHttpApp } from './http-app.js';
 import { STREAM_CORS_HEADERS } from './http-util.js';
@@ -10,6 +10,8 @@ import { jwtAuth } from './jwt-auth.js';
 import { type Logger, jsonLogger } from './log.js';
 import { MemoryBroker } from './memory-broker.js';
 import { Metrics } from './metrics.js';
+import type { PollWaiter } from './poll.js';
+import { RedisBroker } from './redis-broker.js';
 import { type Route, routeOf } from './routes.js';
 import type { Session } from './session-host.js';
 import { SetFanout } from './set-fanout.js';
@@ -47,6 +49,8 @@ export class Relay implements HttpHost {
   /** The HTTP API; Bun and Deno serve it with `fetch`, Node through @hono/node-server. */
   readonly http: Hono;
   private readonly sessions = new Set<Session>();
+  /** Long polls being held, so that a broker gap can answer them (see resumeRequired). */
+  readonly polls = new Set<PollWaiter>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private nextConnectionId = 0;
   shuttingDown = false;
@@ -56,22 +60,32 @@ export class Relay implements HttpHost {
     this.config = config;
     this.serverName = options.serverName;
     this.log = options.logger ?? jsonLogger(config.logLevel, options.serverName);
-    this.broker =
-      options.broker ??
-      new MemoryBroker({
-        historySize: config.historySize,
-        maxHistories: config.maxHistories,
-        maxBytes: config.historyMaxBytes,
-        ttlMs: config.historyTtlMs,
-        idempotencyTtlMs: config.idempotencyTtlMs,
-        idempotencyMaxKeys: config.idempotencyMaxKeys,
-      });
+    this.broker = options.broker ?? this.brokerFor(config);
     this.metrics = new Metrics(() => this.hub.topicCount, () => this.broker.historyStats());
     this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics, config.maxBufferedBytes);
     const jwt = config.auth;
     this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, issuer: jwt.issuer, audience: jwt.audience }) : allowAll);
     this.demo = options.demo;
     this.http = createHttpApp(this);
+  }
+
+  private brokerFor(config: Config): Broker {
+    const limits = { historySize: config.historySize, maxHistories: config.maxHistories, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs };
+    if (!config.redis) {
+      return new MemoryBroker({ ...limits, maxBytes: config.historyMaxBytes, idempotencyMaxKeys: config.idempotencyMaxKeys });
+    }
+    return new RedisBroker({ ...limits, url: config.redis.url, keyPrefix: config.redis.keyPrefix, onGap: (topics) => this.resumeRequired(topics) });
+  }
+
+  /**
+   * The broker's live link lost events of `topics` that it cannot refill: every connection and
+   * held poll on them is closed (4009, SSE `event: error`, an early poll answer) in this same turn,
+   * before any later event, so that each resumes and gets the reset signal instead of a silent gap.
+   */
+  private resumeRequired(topics: readonly string[]): void {
+    this.log.warn('broker lost events; connections on these topics must resume', { topics: topics.slice(0, 20), count: topics.length });
+    for (const session of [...this.sessions]) if (topics.some((topic) => session.holds(topic))) session.resumeRequired();
+    for (const poll of this.polls) if (topics.includes(poll.topic)) poll.resumeRequired();
   }
 
   /** Serves a plain HTTP request (anything `route` does not send to a stream or an upgrade). */
@@ -131,6 +145,8 @@ export class Relay implements HttpHost {
     }
     topics.forEach(checkTopic);
     if (this.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
+    // Refused before the 200: a stream opened now could not be joined.
+    if (this.broker.available?.() === false) throw asRelayError({ code: 'broker_unavailable' })!;
     this.checkConnectionLimit();
     const principal = await this.principalOf(request, 'sse');
     for (const topic of topics) {
@@ -155,9 +171,10 @@ export class Relay implements HttpHost {
    * rejected), else a logged 500. Stream refusals carry the CORS origin grant, as streams do.
    */
   refusal(error: unknown, request?: Request): Response {
-    if (error instanceof RelayError) {
+    const refused = asRelayError(error);
+    if (refused) {
       this.metrics.rejected++;
-      return errorResponse(error.code, error.message, request ? error.headers : { ...STREAM_CORS_HEADERS, ...error.headers });
+      return errorResponse(refused.code, refused.message, request ? refused.headers : { ...STREAM_CORS_HEADERS, ...refused.headers });
     }
     // The path only: a query string may carry a token.
     this.log.error('request failed', { method: request?.method, path: request ? new URL(request.url).pathname : undefined, error });
@@ -176,11 +193,23 @@ export class Relay implements HttpHost {
     if (this.log.enabled('debug')) this.log.debug('connection closed', { transport: session.transport, open: this.sessions.size });
   }
 
-  /** One timer for every connection: each session's heartbeat (see Session.beat). */
-  startHeartbeat(): void {
+  /**
+   * Call once the server listens, and print the listening line when it resolves: starts the one
+   * heartbeat timer (see Session.beat) and connects a networked broker. An unreachable broker
+   * does not stop the server: this resolves after the broker's own timeout, the broker keeps
+   * retrying in the background, and /healthz says degraded meanwhile.
+   */
+  async start(): Promise<void> {
     this.heartbeat ??= setInterval(() => {
       for (const session of this.sessions) session.beat();
     }, this.config.heartbeatMs);
+    if (!this.broker.connect) return;
+    try {
+      await this.broker.connect();
+      this.log.info('broker connected');
+    } catch (error) {
+      this.log.warn('broker unavailable; retrying in the background', { error });
+    }
   }
 
   /** Closes WebSockets with 1001 and ends SSE streams so clients reconnect elsewhere. */

@@ -11,6 +11,9 @@ export interface Session extends TopicHolder {
   beat(): void;
   /** The server is stopping: close so that the client reconnects elsewhere and resumes. */
   shutdown(): void;
+  holds(topic: string): boolean;
+  /** The broker may have lost events of a topic it holds: close so that the client resumes. */
+  resumeRequired(): void;
 }
 
 /**

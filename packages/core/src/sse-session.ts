@@ -4,6 +4,7 @@ import {
   SSE_OPEN_COMMENT,
   type SendResult,
   encodeSseComment,
+  encodeSseEvent,
   encodeSseId,
   encodeSseReset,
   encodeSseRetry,
@@ -13,6 +14,7 @@ import type { Session, SessionHost } from './session-host.js';
 
 const utf8 = new TextEncoder();
 const KEEPALIVE = utf8.encode(encodeSseComment(SSE_KEEPALIVE_COMMENT));
+const RESUME_REQUIRED = utf8.encode(encodeSseEvent({ event: 'error', data: JSON.stringify({ code: 'resume_required' }) }));
 /** The opening comment and retry hint, encoded once per retry value: every stream sends the same bytes. */
 let preamble: { retryMs: number; bytes: Uint8Array } | undefined;
 function preambleFor(retryMs: number): Uint8Array {
@@ -99,6 +101,16 @@ export class SseSession implements Session, BacklogSink {
   }
 
   shutdown(): void {
+    this.end();
+  }
+
+  holds(topic: string): boolean {
+    return this.topics.includes(topic);
+  }
+
+  /** The broker may have lost events of a topic this stream holds: say so, then end (it resumes). */
+  resumeRequired(): void {
+    if (this.sink && !this.closed) this.sink.write(RESUME_REQUIRED);
     this.end();
   }
 

@@ -16,7 +16,7 @@ import {
 } from '@relaykit/contracts';
 import type { Principal } from './auth.js';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
-import { RelayError } from './errors.js';
+import { RelayError, asRelayError } from './errors.js';
 import { nestsDeeperThan } from './json-depth.js';
 import type { Session, SessionHost } from './session-host.js';
 import { codeForIssues, describeIssues, rawJson, utf8Length } from './validate.js';
@@ -129,6 +129,16 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     this.onClose();
   }
 
+  holds(topic: string): boolean {
+    return this.topics.has(topic);
+  }
+
+  /** The broker may have lost events of a topic this connection holds: 4009, so that it resumes. */
+  resumeRequired(): void {
+    this.peer.close(CloseCode.resumeRequired, 'resume required: events may have been missed');
+    this.onClose();
+  }
+
   onPong(): void {
     this.alive = true;
   }
@@ -191,7 +201,8 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
   }
 
   private fail(error: unknown, ref: string | number | undefined): void {
-    if (error instanceof RelayError) this.error(error.code, error.message, ref);
+    const refusal = asRelayError(error);
+    if (refusal) this.error(refusal.code, refusal.message, ref);
     else {
       this.host.log.error('unexpected error in a WebSocket session', { connection: this.id, error });
       this.error('internal', 'internal error', ref);

@@ -1,0 +1,627 @@
+import {
+  type Broker,
+  type BrokerListener,
+  type Envelope,
+  type HistoryStats,
+  type PublishInput,
+  type PublishResult,
+  type ReplayResult,
+  encodeEvent,
+  formatEventId,
+  newEpoch,
+  parseEventId,
+} from '@relaykit/contracts';
+import { ErrorReply, createClient } from 'redis';
+import { META_LUA, PUBLISH_LUA, REPLAY_LUA } from './redis/scripts.js';
+
+export interface RedisBrokerOptions {
+  /** redis:// or rediss:// (TLS). */
+  url: string;
+  /** Events kept per topic stream (HISTORY_SIZE); 0 keeps none but still assigns ids. */
+  historySize: number;
+  /** Streams kept at once, cluster-wide (MAX_HISTORIES); default 10,000. */
+  maxHistories?: number;
+  /** A stream with no publish for this long expires (HISTORY_TTL_MS); 0 = never. */
+  ttlMs?: number;
+  /** How long a publish key is remembered, cluster-wide; default 300,000. */
+  idempotencyTtlMs?: number;
+  /** Every Redis call rejects with BrokerUnavailableError after this long; default 2,000. */
+  commandTimeoutMs?: number;
+  /** Prefix of every key and channel; default 'relaykit:'. Pub/sub ignores the db number, so
+   *  deployments sharing one Redis must differ here. */
+  keyPrefix?: string;
+  /** Subscriber liveness PING and position/stats refresh period; default 5,000. */
+  pingIntervalMs?: number;
+  /**
+   * Called with the watched topics whose live stream has a hole that the streams can no longer
+   * fill (after a subscriber reconnect: trimmed or dropped past the last delivered event, or a new
+   * epoch). Called synchronously before any later event of those topics reaches the listener, so
+   * the callback must detach their subscribers synchronously (close them to make them resume).
+   */
+  onGap?: (topics: string[]) => void;
+  /** Clock for new epochs (the event time is Redis's TIME). */
+  now?: () => number;
+}
+
+/** Redis is unreachable, paused or too slow: retryable, `code` = 'broker_unavailable'. */
+export class BrokerUnavailableError extends Error {
+  readonly code = 'broker_unavailable' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
+/** The few node-redis calls used, typed narrowly (the full client type is heavy and generic). */
+interface Conn {
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(args: string[]): Promise<unknown>;
+  subscribe(channels: string | string[], listener: (message: string, channel: string) => void): Promise<void>;
+  unsubscribe(channels: string | string[], listener: (message: string, channel: string) => void): Promise<void>;
+  ping(): Promise<unknown>;
+  duplicate(overrides: object): Conn;
+  destroy(): void;
+  close(): Promise<void>;
+  on(event: string, handler: (...args: unknown[]) => void): unknown;
+}
+
+interface Subscriber {
+  client: Conn;
+  listener: (message: string, channel: string) => void;
+}
+
+/** A watched topic: `seen` is the newest seq handed to the listener (or known to be covered). */
+interface Watch {
+  seen: number;
+  arming: boolean;
+}
+
+interface Script {
+  body: string;
+  sha: string;
+}
+
+interface Snapshot {
+  epoch: string;
+  seq: number;
+  valid: boolean;
+  topics: { lost: number; frames: string[] }[];
+}
+
+/** Server errors that mean "not now" rather than a bug in a script or a call. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS)/;
+
+async function sha1(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function unref(timer: unknown): void {
+  (timer as { unref?: () => void }).unref?.();
+}
+
+/**
+ * A Broker on one Redis shared by every relaykit process (Node, Bun, Deno alike): one id sequence,
+ * histories in streams, live events over pub/sub with one subscriber connection per process.
+ *
+ * Ordering: a publish is one Lua script (idempotency, epoch, seq, XADD, PUBLISH), so Redis runs
+ * publishes one at a time and writes their messages to every subscriber connection in seq order.
+ * This process delivers only what its subscriber connection receives, so the listener sees ids in
+ * order. position() only moves to a seq once the subscriber has received everything up to it: a
+ * seq read on the command connection is applied after a PING on the subscriber connection comes
+ * back (its reply follows every message published before), so position is never ahead of what
+ * the listener was handed. After a subscriber reconnect, watched topics are refilled from one
+ * atomic snapshot of their streams, so the hand-over from snapshot to live has no gap either.
+ */
+export class RedisBroker implements Broker {
+  private epoch: string;
+  private seq = 0;
+  /** Epochs this process has left behind: a late message of one is stale, never newer. */
+  private readonly retired = new Set<string>();
+  private listener: BrokerListener = () => {};
+  private readonly watched = new Map<string, Watch>();
+  private readonly ops = new Map<string, Promise<void>>();
+  private readonly main: Conn;
+  private sub: Subscriber | undefined;
+  /** The subscriber is subscribed and refilled: live frames go straight to the listener. */
+  private live = false;
+  /** Frames received while the subscriber is being refilled, delivered after the snapshot. */
+  private queue: [string, string][] = [];
+  private liveWaiters: (() => void)[] = [];
+  private subAttempts = 0;
+  private subTimer: ReturnType<typeof setTimeout> | undefined;
+  private tickTimer: ReturnType<typeof setInterval> | undefined;
+  private target: { epoch: string; seq: number } | undefined;
+  private barrierRunning = false;
+  private barrierWaiters: (() => void)[] = [];
+  private histories = 0;
+  private stalled = false;
+  private closed = false;
+  private scripts: { publish: Script; replay: Script; meta: Script } | undefined;
+  private readonly opts: Required<Omit<RedisBrokerOptions, 'onGap'>> & Pick<RedisBrokerOptions, 'onGap'>;
+  private readonly k: { meta: string; idx: string; gone: string; stream: string; channel: string; key: string };
+
+  constructor(options: RedisBrokerOptions) {
+    this.opts = {
+      maxHistories: 10_000,
+      ttlMs: 0,
+      idempotencyTtlMs: 300_000,
+      commandTimeoutMs: 2_000,
+      keyPrefix: 'relaykit:',
+      pingIntervalMs: 5_000,
+      now: Date.now,
+      ...options,
+    };
+    const p = this.opts.keyPrefix;
+    this.k = { meta: `${p}meta`, idx: `${p}idx`, gone: `${p}gone`, stream: `${p}s:`, channel: `${p}c:`, key: `${p}i:` };
+    // Until Redis answers, a provisional epoch: ids of it are reset later, never misread.
+    this.epoch = newEpoch(this.opts.now());
+    this.main = createClient({
+      url: this.opts.url,
+      // Commands fail at once while disconnected instead of queueing (a queued publish could
+      // happen after its caller was told it failed); the queue bound caps memory while paused.
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: 10_000,
+      socket: {
+        connectTimeout: this.opts.commandTimeoutMs,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 100),
+      },
+    }) as unknown as Conn;
+    // node-redis emits 'error' on every failed (re)connect: without a handler it would throw.
+    this.main.on('error', () => {});
+  }
+
+  /** Connects, starts the subscriber, reads the epoch. Rejects after commandTimeoutMs if Redis is
+   *  unreachable, but keeps trying in the background: the broker works once Redis is back. */
+  async connect(): Promise<void> {
+    const [publish, replay, meta] = await Promise.all(
+      [PUBLISH_LUA, REPLAY_LUA, META_LUA].map(async (body) => ({ body, sha: await sha1(body) })),
+    );
+    this.scripts = { publish: publish!, replay: replay!, meta: meta! };
+    this.main.connect().catch(() => {});
+    this.tickTimer = setInterval(() => void this.tick(), this.opts.pingIntervalMs);
+    unref(this.tickTimer);
+    this.startSubscriber();
+    await this.within(this.untilLive(), 'connect');
+    await this.tick();
+  }
+
+  /** False while Redis is unreachable or not answering: for /healthz. */
+  get healthy(): boolean {
+    return !this.closed && this.main.isReady && this.live && !this.stalled;
+  }
+
+  /** Broker.available, for /healthz. */
+  available(): boolean {
+    return this.healthy;
+  }
+
+  status(): 'ok' | 'unavailable' {
+    return this.healthy ? 'ok' : 'unavailable';
+  }
+
+  setListener(listener: BrokerListener): void {
+    this.listener = listener;
+  }
+
+  async publish(topic: string, input: PublishInput): Promise<PublishResult> {
+    const data = input.data ?? null;
+    const tail = `,"topic":${JSON.stringify(topic)},"type":${JSON.stringify(input.type)},"data":${JSON.stringify(data)},"time":`;
+    const keyed = input.key !== undefined;
+    const reply = (await this.evalScript(
+      this.scripts?.publish,
+      [this.k.meta, this.k.idx, this.k.gone, this.k.stream + topic, keyed ? `${this.k.key}${topic}|${input.key}` : this.k.key],
+      [
+        newEpoch(this.opts.now()),
+        tail,
+        String(this.opts.historySize),
+        String(this.opts.maxHistories),
+        String(this.opts.ttlMs),
+        String(this.opts.idempotencyTtlMs),
+        keyed ? '1' : '0',
+        this.k.channel + topic,
+        topic,
+        this.k.stream,
+      ],
+    )) as [number, ...unknown[]];
+    if (reply[0] === 1) return { envelope: (JSON.parse(reply[1] as string) as { event: Envelope }).event, duplicate: true };
+    const [, seq, epoch, time] = reply as [number, number, string, string];
+    const envelope: Envelope = { id: formatEventId(epoch, seq), topic, type: input.type, data, time: Number(time) };
+    await this.advance(epoch, seq);
+    return { envelope, duplicate: false };
+  }
+
+  async replay(topics: readonly string[], afterId: string): Promise<ReplayResult> {
+    const parsed = parseEventId(afterId);
+    const afterSeq = parsed?.seq ?? 0;
+    // Read with the live link up, and answer only once it has received everything the snapshot
+    // holds: an event still in flight would otherwise reach a join after it went live, twice.
+    await this.untilLive();
+    const snap = await this.snapshot(topics, parsed?.epoch ?? '', topics.map(() => afterSeq));
+    await this.advance(snap.epoch, snap.seq);
+    const resetTopics: string[] = [];
+    const frames: string[] = [];
+    topics.forEach((topic, i) => {
+      const { lost, frames: held } = snap.topics[i]!;
+      if (!snap.valid || lost > afterSeq) resetTopics.push(topic);
+      for (const frame of held) frames.push(frame);
+    });
+    const events = frames.map((frame) => encodeEvent(envelopeOf(frame), frame));
+    if (topics.length > 1) events.sort((a, b) => seqOfFrame(a.ws) - seqOfFrame(b.ws));
+    return { events, resetTopics };
+  }
+
+  /** Resolves once the subscription is confirmed and position() covers everything before it. */
+  watch(topic: string): Promise<void> {
+    if (this.watched.has(topic)) return this.ops.get(topic) ?? Promise.resolve();
+    const watch: Watch = { seen: 0, arming: true };
+    this.watched.set(topic, watch);
+    return this.serial(topic, () => this.arm(topic, watch));
+  }
+
+  unwatch(topic: string): Promise<void> {
+    this.watched.delete(topic);
+    return this.serial(topic, async () => {
+      const sub = this.sub;
+      if (this.watched.has(topic) || !sub || !this.live) return;
+      await this.within(sub.client.unsubscribe(this.k.channel + topic, sub.listener), 'UNSUBSCRIBE').catch(() => {});
+    });
+  }
+
+  position(): string {
+    return formatEventId(this.epoch, this.seq);
+  }
+
+  compareIds(a: string, b: string): number {
+    const pa = parseEventId(a);
+    const pb = parseEventId(b);
+    if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
+    // Epochs start with the base-36 start time, so later epochs sort after earlier ones.
+    if (pa.epoch !== pb.epoch) return pa.epoch < pb.epoch ? -1 : 1;
+    return pa.seq - pb.seq;
+  }
+
+  /** Streams in the cluster's index (refreshed every pingIntervalMs). Bytes: 0, as this process
+   *  holds no history; Redis's own INFO memory tells what the streams cost. */
+  historyStats(): HistoryStats {
+    return { histories: this.histories, bytes: 0 };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listener = () => {};
+    clearInterval(this.tickTimer);
+    clearTimeout(this.subTimer);
+    this.sub?.client.destroy();
+    this.sub = undefined;
+    this.live = false;
+    for (const wake of this.liveWaiters.splice(0)) wake();
+    for (const wake of this.barrierWaiters.splice(0)) wake();
+    try {
+      await this.within(this.main.close(), 'close');
+    } catch {
+      try {
+        this.main.destroy();
+      } catch {
+        // Never connected, or already closed.
+      }
+    }
+  }
+
+  // --- commands -----------------------------------------------------------------------------
+
+  /** Races a Redis call with commandTimeoutMs; every failure to reach Redis becomes unavailable. */
+  private async within<T>(promise: Promise<T>, what: string): Promise<T> {
+    promise.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BrokerUnavailableError(`Redis did not answer ${what} within ${this.opts.commandTimeoutMs} ms`)),
+        this.opts.commandTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } catch (error) {
+      if (error instanceof BrokerUnavailableError) throw error;
+      if (error instanceof ErrorReply && !TRANSIENT_REPLY.test(error.message)) throw error;
+      throw new BrokerUnavailableError(`Redis unavailable (${what}): ${(error as Error).message}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async command(args: string[], what: string): Promise<unknown> {
+    if (this.closed) throw new BrokerUnavailableError('broker closed');
+    try {
+      const reply = await this.within(this.main.sendCommand(args), what);
+      this.stalled = false;
+      return reply;
+    } catch (error) {
+      // Connected but not answering in time (paused, overloaded): unhealthy until the next answer.
+      if (error instanceof BrokerUnavailableError && this.main.isReady) this.stalled = true;
+      throw error;
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL (which also caches it) when Redis lost its script cache. */
+  private async evalScript(script: Script | undefined, keys: string[], args: string[]): Promise<unknown> {
+    if (!script) throw new BrokerUnavailableError('RedisBroker.connect() was not called');
+    const rest = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.command(['EVALSHA', script.sha, ...rest], 'EVALSHA');
+    } catch (error) {
+      if (!(error instanceof ErrorReply) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.command(['EVAL', script.body, ...rest], 'EVAL');
+    }
+  }
+
+  private async snapshot(topics: readonly string[], idEpoch: string, afterSeqs: number[]): Promise<Snapshot> {
+    const args = [idEpoch];
+    topics.forEach((topic, i) => args.push(topic, String(afterSeqs[i])));
+    const reply = (await this.evalScript(
+      this.scripts?.replay,
+      [this.k.meta, this.k.idx, this.k.gone, ...topics.map((t) => this.k.stream + t)],
+      args,
+    )) as (string | number)[];
+    const snap: Snapshot = { epoch: reply[0] as string, seq: Number(reply[1]), valid: reply[2] === 1, topics: [] };
+    let at = 3;
+    for (let i = 0; i < topics.length; i++) {
+      if (snap.epoch === '') {
+        snap.topics.push({ lost: 0, frames: [] });
+        continue;
+      }
+      const lost = Number(reply[at++]);
+      const count = Number(reply[at++]);
+      snap.topics.push({ lost, frames: reply.slice(at, at + count) as string[] });
+      at += count;
+    }
+    return snap;
+  }
+
+  private async readMeta(): Promise<{ epoch: string; seq: number }> {
+    const [epoch, seq, histories] = (await this.evalScript(this.scripts?.meta, [this.k.meta, this.k.idx, this.k.gone], [
+      newEpoch(this.opts.now()),
+      this.k.stream,
+    ])) as [string, string, number];
+    this.histories = Number(histories);
+    return { epoch, seq: Number(seq) };
+  }
+
+  // --- position -----------------------------------------------------------------------------
+
+  /**
+   * Moves position to a seq read on the command connection once the subscriber has caught up (one
+   * PING per round, shared by every caller meanwhile). Resolves then, or at once if the subscriber
+   * is down: a publish resolves after its event reached the listener, as with MemoryBroker, and a
+   * replay after every event it returns did.
+   */
+  private advance(epoch: string, seq: number): Promise<void> {
+    if (epoch === '' || (epoch === this.epoch && seq <= this.seq) || !this.sub || !this.live) return Promise.resolve();
+    if (!this.target || this.target.epoch !== epoch || this.target.seq < seq) this.target = { epoch, seq };
+    const done = new Promise<void>((resolve) => this.barrierWaiters.push(resolve));
+    if (!this.barrierRunning) void this.runBarriers();
+    return done;
+  }
+
+  private async runBarriers(): Promise<void> {
+    this.barrierRunning = true;
+    while (this.target && !this.closed) {
+      const target = this.target;
+      const waiters = this.barrierWaiters.splice(0);
+      this.target = undefined;
+      const sub = this.sub;
+      try {
+        if (sub && this.live) {
+          await this.within(sub.client.ping(), 'PING');
+          if (sub === this.sub && this.live) this.applyPosition(target.epoch, target.seq);
+        }
+      } catch {
+        // The subscriber is down: position stays where it is until the refill moves it.
+      }
+      for (const wake of waiters) wake();
+    }
+    this.barrierRunning = false;
+  }
+
+  private applyPosition(epoch: string, seq: number): void {
+    if (epoch === this.epoch) {
+      if (seq > this.seq) this.seq = seq;
+    } else if (!this.retired.has(epoch)) {
+      this.adopt(epoch);
+      this.seq = seq;
+    }
+  }
+
+  /** Redis started a new epoch (its data was lost): seqs of the old one mean nothing now. */
+  private adopt(epoch: string): void {
+    this.retired.add(this.epoch);
+    this.epoch = epoch;
+    this.seq = 0;
+    for (const watch of this.watched.values()) watch.seen = 0;
+  }
+
+  // --- live delivery ------------------------------------------------------------------------
+
+  private serial(topic: string, op: () => Promise<void>): Promise<void> {
+    const previous = this.ops.get(topic) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(op);
+    this.ops.set(topic, next);
+    const clear = () => {
+      if (this.ops.get(topic) === next) this.ops.delete(topic);
+    };
+    next.then(clear, clear);
+    return next;
+  }
+
+  private async arm(topic: string, watch: Watch): Promise<void> {
+    if (this.watched.get(topic) !== watch) return;
+    try {
+      const sub = await this.untilLive();
+      await this.within(sub.client.subscribe(this.k.channel + topic, sub.listener), 'SUBSCRIBE');
+      const meta = await this.readMeta();
+      // Everything published before the meta read reaches this connection before the PONG.
+      await this.within(sub.client.ping(), 'PING');
+      if (sub !== this.sub || !this.live) throw new BrokerUnavailableError('Redis subscriber reconnected while subscribing');
+      if (this.watched.get(topic) !== watch) return;
+      this.applyPosition(meta.epoch, meta.seq);
+      if (meta.epoch === this.epoch && meta.seq > watch.seen) watch.seen = meta.seq;
+      watch.arming = false;
+    } catch (error) {
+      if (this.watched.get(topic) === watch) this.watched.delete(topic);
+      throw error;
+    }
+  }
+
+  /** The live subscriber, waiting for a reconnect in progress (bounded by the caller's within). */
+  private async untilLive(): Promise<Subscriber> {
+    const deadline = Date.now() + this.opts.commandTimeoutMs;
+    while (!this.closed && !(this.sub && this.live)) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.liveWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    if (this.closed || !this.sub || !this.live) throw new BrokerUnavailableError('Redis subscriber is not connected');
+    return this.sub;
+  }
+
+  /** (Re)creates the one subscriber connection: subscribe every watched topic, then refill. */
+  private startSubscriber(): void {
+    if (this.closed) return;
+    const client = this.main.duplicate({
+      disableOfflineQueue: true,
+      // Reconnection is ours: a fresh connection every time, never a silently stale one (Bun).
+      socket: { connectTimeout: this.opts.commandTimeoutMs, reconnectStrategy: false },
+    });
+    const sub: Subscriber = {
+      client,
+      listener: (frame, channel) => {
+        if (sub !== this.sub) return;
+        const topic = channel.slice(this.k.channel.length);
+        if (this.live) this.deliver(topic, frame);
+        else this.queue.push([topic, frame]);
+      },
+    };
+    this.sub = sub;
+    this.live = false;
+    this.queue = [];
+    const lost = () => this.subscriberLost(sub);
+    client.on('error', lost);
+    client.on('end', lost);
+    void (async () => {
+      await this.within(client.connect(), 'connect');
+      const topics = [...this.watched].filter(([, w]) => !w.arming).map(([t]) => t);
+      if (topics.length > 0) await this.within(client.subscribe(topics.map((t) => this.k.channel + t), sub.listener), 'SUBSCRIBE');
+      await this.refill(sub, topics);
+    })().catch(lost);
+  }
+
+  private subscriberLost(sub: Subscriber): void {
+    if (sub !== this.sub || this.closed) return;
+    this.sub = undefined;
+    this.live = false;
+    this.queue = [];
+    try {
+      sub.client.destroy();
+    } catch {
+      // Already gone.
+    }
+    const delay = Math.min(50 * 2 ** this.subAttempts++, 2_000);
+    this.subTimer = setTimeout(() => this.startSubscriber(), delay);
+    unref(this.subTimer);
+  }
+
+  /**
+   * After (re)subscribing: one snapshot of every watched topic since the last event delivered,
+   * delivered in seq order, then the frames queued meanwhile. Every event is in the snapshot or
+   * arrives on the new connection (it subscribed first), and `seen` drops the overlap.
+   */
+  private async refill(sub: Subscriber, topics: string[]): Promise<void> {
+    const watches = topics.map((t) => this.watched.get(t));
+    let snap = await this.snapshot(topics, this.epoch, watches.map((w) => w?.seen ?? 0));
+    if (snap.epoch === '') {
+      const meta = await this.readMeta();
+      snap = { epoch: meta.epoch, seq: meta.seq, valid: false, topics: topics.map(() => ({ lost: 0, frames: [] })) };
+    }
+    if (sub !== this.sub) return;
+    if (snap.epoch !== this.epoch) this.adopt(snap.epoch);
+    if (snap.seq > this.seq) this.seq = snap.seq;
+    const gaps: string[] = [];
+    const frames: [string, string][] = [];
+    topics.forEach((topic, i) => {
+      const watch = watches[i];
+      if (!watch || this.watched.get(topic) !== watch) return;
+      const { lost, frames: held } = snap.topics[i]!;
+      if (!snap.valid || lost > watch.seen) gaps.push(topic);
+      else for (const frame of held) frames.push([topic, frame]);
+    });
+    // Gapped topics get nothing more until their subscribers are gone: they must resume.
+    if (gaps.length > 0) this.opts.onGap?.(gaps);
+    frames.sort((a, b) => seqOfFrame(a[1]) - seqOfFrame(b[1]));
+    for (const [topic, frame] of frames) this.deliver(topic, frame);
+    topics.forEach((topic, i) => {
+      const watch = watches[i];
+      if (watch && this.watched.get(topic) === watch && watch.seen < snap.seq) watch.seen = snap.seq;
+    });
+    this.live = true;
+    this.subAttempts = 0;
+    for (const [topic, frame] of this.queue.splice(0)) this.deliver(topic, frame);
+    for (const wake of this.liveWaiters.splice(0)) wake();
+  }
+
+  /** Hands one frame to the listener, once: parsed once, never re-stringified. */
+  private deliver(topic: string, frame: string): void {
+    const watch = this.watched.get(topic);
+    if (!watch) return;
+    let envelope: Envelope;
+    try {
+      envelope = envelopeOf(frame);
+    } catch {
+      return;
+    }
+    const id = parseEventId(envelope.id);
+    if (!id) return;
+    if (id.epoch !== this.epoch) {
+      if (this.retired.has(id.epoch)) return;
+      this.adopt(id.epoch); // FLUSHALL with the connection up: nothing was missed live.
+    }
+    if (id.seq <= watch.seen) return;
+    watch.seen = id.seq;
+    if (id.seq > this.seq) this.seq = id.seq;
+    this.listener(encodeEvent(envelope, frame));
+  }
+
+  /** Every pingIntervalMs: liveness of the subscriber, and position and stats refreshed. */
+  private async tick(): Promise<void> {
+    if (this.closed) return;
+    const meta = await this.readMeta().catch(() => undefined);
+    const sub = this.sub;
+    if (!sub || !this.live) return;
+    try {
+      await this.within(sub.client.ping(), 'PING');
+    } catch {
+      this.subscriberLost(sub); // Connected but not answering: replace it.
+      return;
+    }
+    if (meta && sub === this.sub && this.live) this.applyPosition(meta.epoch, meta.seq);
+  }
+}
+
+function envelopeOf(frame: string): Envelope {
+  return (JSON.parse(frame) as { event: Envelope }).event;
+}
+
+const ID_AT = '{"type":"event","event":{"id":"'.length;
+
+/** The seq of a stored frame without parsing it: its id comes first (see the publish script). */
+function seqOfFrame(frame: string): number {
+  const id = frame.slice(ID_AT, frame.indexOf('"', ID_AT));
+  return Number(id.slice(id.lastIndexOf('-') + 1));
+}

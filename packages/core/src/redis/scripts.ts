@@ -1,0 +1,154 @@
+/**
+ * The Lua side of RedisBroker. Keys (P = keyPrefix):
+ *   P meta      HASH  epoch, seq (the cluster's one sequence), wm (watermark of forgotten drops)
+ *   P idx       ZSET  topic -> seq of its newest event, one member per history (stream)
+ *   P gone      ZSET  topic -> seq of its newest event, for dropped histories (tombstones)
+ *   P s:<topic> STREAM entries `<seq>-0` with field f = the event's WebSocket frame
+ *   P i:<topic>|<key>  STRING the frame a keyed publish produced (topics never contain `|`)
+ * Live events go to the channel P c:<topic>. Streams are named from ARGV as well as KEYS because
+ * dropping a history touches another topic's stream: fine on one Redis, not on Redis Cluster.
+ *
+ * A stream's `max-deleted-entry-id` is kept as "the seq up to which this topic's events may be
+ * lost": Redis 7.0 updates it for XDEL only, not when MAXLEN trims, so the scripts set it with
+ * XSETID (trimmed entry, or what a recreated history inherits from its tombstone or the watermark).
+ */
+
+/** A missing meta hash means Redis lost its data: start a new epoch, drop what is left. */
+const ENSURE_META = `
+local function ensure_meta(meta, idx, gone, prefix, fresh)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if epoch then return epoch end
+  -- Streams surviving a partial loss hold seqs of an epoch nobody can name any more.
+  for _, topic in ipairs(redis.call('ZRANGE', idx, 0, -1)) do redis.call('DEL', prefix .. topic) end
+  redis.call('DEL', idx, gone)
+  redis.call('HSET', meta, 'epoch', fresh, 'seq', 0, 'wm', 0)
+  return fresh
+end
+`;
+
+/**
+ * KEYS: meta, idx, gone, stream, idempotency key.
+ * ARGV: fresh epoch, frame tail (`,"topic":…,"type":…,"data":…,"time":`), historySize,
+ *       maxHistories, ttlMs, idempotencyTtlMs, has key ('1'/'0'), channel, topic, stream prefix.
+ * Returns {1, frame} for a duplicate, else {0, seq, epoch, time}.
+ */
+export const PUBLISH_LUA = `${ENSURE_META}
+local meta, idx, gone, stream, ikey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local size, maxh, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local keyed, topic, prefix = ARGV[7] == '1', ARGV[9], ARGV[10]
+if keyed then
+  local seen = redis.call('GET', ikey)
+  if seen then return {1, seen} end
+end
+local epoch = ensure_meta(meta, idx, gone, prefix, ARGV[1])
+local seq = redis.call('HINCRBY', meta, 'seq', 1)
+local sseq = string.format('%d', seq)
+local sid = sseq .. '-0'
+local t = redis.call('TIME')
+local time = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+-- Byte for byte eventFrame(envelope): key order id, topic, type, data, time.
+local frame = '{"type":"event","event":{"id":"' .. epoch .. '-' .. sseq .. '"' .. ARGV[2] .. time .. '}}'
+
+local lost = 0
+if redis.call('EXISTS', stream) == 0 then
+  -- A history created anew remembers what its topic lost before (tombstone, else watermark).
+  lost = tonumber(redis.call('ZSCORE', idx, topic) or redis.call('ZSCORE', gone, topic) or redis.call('HGET', meta, 'wm'))
+  redis.call('ZREM', gone, topic)
+elseif size > 0 then
+  local len = redis.call('XLEN', stream)
+  if len >= size then
+    local out = redis.call('XRANGE', stream, '-', '+', 'COUNT', string.format('%d', len - size + 1))
+    lost = tonumber(string.match(out[#out][1], '^%d+'))
+  end
+end
+local added = redis.pcall('XADD', stream, 'MAXLEN', ARGV[3], sid, 'f', frame)
+if type(added) == 'table' and added.err then
+  -- A stream left from a lost epoch holds higher ids: it means nothing now.
+  redis.call('DEL', stream)
+  redis.call('XADD', stream, 'MAXLEN', ARGV[3], sid, 'f', frame)
+  lost = tonumber(redis.call('HGET', meta, 'wm'))
+end
+if size == 0 then lost = seq end
+if lost > 0 then redis.call('XSETID', stream, sid, 'MAXDELETEDID', string.format('%d-0', lost)) end
+redis.call('ZADD', idx, sseq, topic)
+if ttl > 0 then redis.call('PEXPIRE', stream, ARGV[5]) end
+if keyed then redis.call('SET', ikey, frame, 'PX', ARGV[6]) end
+redis.call('PUBLISH', ARGV[8], frame)
+
+-- A dropped history leaves a tombstone; past maxHistories tombstones the oldest fold into wm.
+local function bury(name, last)
+  redis.call('ZADD', gone, last, name)
+  if redis.call('ZCARD', gone) > maxh then
+    local oldest = redis.call('ZPOPMIN', gone)
+    if tonumber(oldest[2]) > tonumber(redis.call('HGET', meta, 'wm')) then redis.call('HSET', meta, 'wm', oldest[2]) end
+  end
+end
+if ttl > 0 then
+  -- Streams expire by PEXPIRE; all share one TTL from their last publish, so the expired ones are
+  -- the lowest in idx. Turn (a bounded number of) them into tombstones.
+  for _ = 1, 32 do
+    local low = redis.call('ZRANGE', idx, 0, 0, 'WITHSCORES')
+    if low[1] == nil or low[1] == topic or redis.call('EXISTS', prefix .. low[1]) == 1 then break end
+    redis.call('ZREM', idx, low[1])
+    bury(low[1], low[2])
+  end
+end
+while redis.call('ZCARD', idx) > maxh do
+  local low = redis.call('ZRANGE', idx, 0, 0, 'WITHSCORES')
+  if low[1] == topic then break end
+  redis.call('ZREM', idx, low[1])
+  redis.call('DEL', prefix .. low[1])
+  bury(low[1], low[2])
+end
+return {0, seq, epoch, time}
+`;
+
+/** The seq up to which a topic's events may be lost (see the header). */
+const LOST_OF = `
+local function lost_of(meta, idx, gone, stream, topic)
+  if redis.call('EXISTS', stream) == 1 then
+    local info = redis.call('XINFO', 'STREAM', stream)
+    for i = 1, #info, 2 do
+      if info[i] == 'max-deleted-entry-id' then return tonumber(string.match(info[i + 1], '^%d+')) end
+    end
+    return 0
+  end
+  -- An expired stream not yet buried still has its idx entry: its last seq.
+  local last = redis.call('ZSCORE', idx, topic) or redis.call('ZSCORE', gone, topic) or redis.call('HGET', meta, 'wm')
+  return tonumber(last)
+end
+`;
+
+/**
+ * One atomic snapshot of several topics. KEYS: meta, idx, gone, stream_1..n.
+ * ARGV: the id's epoch ('' if malformed), then topic_i, afterSeq_i for each stream.
+ * Returns {epoch or '', seq, valid 1/0, then per topic: lost, count, frame_1..frame_count}.
+ * Not valid (another epoch, or an after-seq ahead of the sequence): every topic from seq 0.
+ */
+export const REPLAY_LUA = `${LOST_OF}
+local meta, idx, gone = KEYS[1], KEYS[2], KEYS[3]
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then return {'', 0, 0} end
+local seq = tonumber(redis.call('HGET', meta, 'seq'))
+local n = #KEYS - 3
+local valid = ARGV[1] == epoch
+for i = 1, n do
+  if tonumber(ARGV[2 * i + 1]) > seq then valid = false end
+end
+local out = {epoch, seq, valid and 1 or 0}
+for i = 1, n do
+  local stream, topic = KEYS[3 + i], ARGV[2 * i]
+  local after = valid and tonumber(ARGV[2 * i + 1]) or 0
+  out[#out + 1] = lost_of(meta, idx, gone, stream, topic)
+  local entries = redis.call('XRANGE', stream, string.format('(%d-0', after), '+')
+  out[#out + 1] = #entries
+  for _, entry in ipairs(entries) do out[#out + 1] = entry[2][2] end
+end
+return out
+`;
+
+/** KEYS: meta, idx, gone. ARGV: fresh epoch, stream prefix. Returns {epoch, seq, histories}. */
+export const META_LUA = `${ENSURE_META}
+local epoch = ensure_meta(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1])
+return {epoch, redis.call('HGET', KEYS[1], 'seq'), redis.call('ZCARD', KEYS[2])}
+`;
