@@ -1,46 +1,75 @@
 import { listeningLine } from '@relaykit/contracts';
-import { Relay, loadConfig, shutdownOnce } from '@relaykit/core';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { BunFanout } from './fanout.ts';
 import { serveSse } from './sse.ts';
 import { type WsData, serveWs, wsHandler } from './ws.ts';
 
 const config = loadConfig(Bun.env, (code) => process.exit(code));
-const fanout = new BunFanout(config.maxBufferedBytes);
-const relay = new Relay({ config, serverName: 'bun', demo, fanout });
-/** Long polls wait up to POLL_MAX_WAIT_S (60 s) without a byte: more than Bun's 10 s idleTimeout. */
-const POLL_IDLE_TIMEOUT_S = 75;
+if (config.workers > 1 && !Bun.env[WORKER_ENV]) supervise();
+else await serve();
 
-const server = Bun.serve<WsData>({
-  hostname: config.host,
-  port: config.port,
-  // REQUEST_TIMEOUT_MS is not Bun's to set for heads: uWS closes a connection whose head has not
-  // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
-  async fetch(req, server) {
-    const url = new URL(req.url);
-    try {
-      const route = relay.route(req.method, url.pathname, req.headers.get('upgrade'));
-      if (route === 'ws') return await serveWs(relay, req, server, url);
-      if (route === 'sse') return await serveSse(relay, req, server, url);
-      if (req.method === 'GET' || req.method === 'HEAD') server.timeout(req, POLL_IDLE_TIMEOUT_S);
-      return await relay.fetch(req);
-    } catch (error) {
-      return relay.refusal(error);
-    }
-  },
-  websocket: wsHandler(relay),
-});
-fanout.attach(server);
-await relay.start();
-relay.log.info(listeningLine('bun', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`));
+/** WORKERS > 1: this process only starts and watches the workers (core's superviseWorkers). */
+function supervise(): void {
+  // A port the kernel says is free, for workers that must all listen on the same one.
+  const probe = config.port === 0 ? Bun.listen({ hostname: config.host, port: 0, socket: { data() {} } }) : undefined;
+  const port = probe?.port ?? config.port;
+  probe?.stop(true);
+  const stop = superviseWorkers({
+    count: config.workers,
+    port,
+    log: jsonLogger(config.logLevel, 'bun'),
+    graceMs: config.shutdownGraceMs,
+    spawn(env) {
+      const child = Bun.spawn({ cmd: [process.execPath, ...process.argv.slice(1)], env: { ...Bun.env, ...env }, stdio: ['inherit', 'inherit', 'inherit'] });
+      return { exited: child.exited, kill: (signal) => child.kill(signal) };
+    },
+    exit: (code) => process.exit(code),
+  });
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
 
-const shutdown = shutdownOnce({
-  log: relay.log,
-  graceMs: config.shutdownGraceMs,
-  closeSessions: () => relay.shutdown(),
-  // Stop accepting; the promise settles once in-flight requests and streams are done.
-  stopListening: () => server.stop(),
-  exit: (code) => process.exit(code),
-});
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
+/** One server process: the relay, Bun.serve, and shutdown on a signal. */
+async function serve(): Promise<void> {
+  const fanout = new BunFanout(config.maxBufferedBytes);
+  const relay = new Relay({ config, serverName: 'bun', demo, fanout });
+  /** Long polls wait up to POLL_MAX_WAIT_S (60 s) without a byte: more than Bun's 10 s idleTimeout. */
+  const POLL_IDLE_TIMEOUT_S = 75;
+
+  const server = Bun.serve<WsData>({
+    hostname: config.host,
+    port: config.port,
+    // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
+    reusePort: config.workers > 1,
+    // REQUEST_TIMEOUT_MS is not Bun's to set for heads: uWS closes a connection whose head has not
+    // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
+    async fetch(req, server) {
+      const url = new URL(req.url);
+      try {
+        const route = relay.route(req.method, url.pathname, req.headers.get('upgrade'));
+        if (route === 'ws') return await serveWs(relay, req, server, url);
+        if (route === 'sse') return await serveSse(relay, req, server, url);
+        if (req.method === 'GET' || req.method === 'HEAD') server.timeout(req, POLL_IDLE_TIMEOUT_S);
+        return await relay.fetch(req);
+      } catch (error) {
+        return relay.refusal(error);
+      }
+    },
+    websocket: wsHandler(relay),
+  });
+  fanout.attach(server);
+  await relay.start();
+  relay.log.info(listeningLine('bun', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`));
+
+  const shutdown = shutdownOnce({
+    log: relay.log,
+    graceMs: config.shutdownGraceMs,
+    closeSessions: () => relay.shutdown(),
+    // Stop accepting; the promise settles once in-flight requests and streams are done.
+    stopListening: () => server.stop(),
+    exit: (code) => process.exit(code),
+  });
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,56 +1,96 @@
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { listeningLine } from '@relaykit/contracts';
-import { Relay, loadConfig, shutdownOnce } from '@relaykit/core';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { serveSse } from './sse.ts';
 import { isWebSocketUpgrade, serveWs } from './ws.ts';
 
 const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
-const relay = new Relay({ config, serverName: 'deno', demo });
-const serveHttp = getRequestListener(relay.fetch);
+if (config.workers > 1 && !Deno.env.get(WORKER_ENV)) await supervise();
+else serve();
 
 /**
- * Deno's node:http, not Deno.serve: in Deno 2.9.6 Deno.serve has no header or body timeout and
- * Deno.upgradeWebSocket no frame limit, masking or UTF-8 check (README.md). Deno's node:http
- * enforces headersTimeout/requestTimeout as Node does, and its `upgrade` event hands over the
- * socket that `ws` needs (ws.ts).
+ * WORKERS > 1: this process only starts and watches the workers (core's superviseWorkers). It
+ * runs this module again with the permissions a worker needs (--allow-run is the supervisor's).
  */
-const server = createServer(
-  {
-    // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; the check runs at the interval, so it is a fraction of it.
-    headersTimeout: config.requestTimeoutMs,
-    requestTimeout: config.requestTimeoutMs,
-    connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs / 2),
-    // Only WebSocket upgrades leave the request listener; any other Upgrade (h2c) is served as usual.
-    shouldUpgradeCallback: isWebSocketUpgrade,
-  },
-  (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-    else void serveHttp(req, res);
-  },
-);
-server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
+async function supervise(): Promise<void> {
+  const stop = superviseWorkers({
+    count: config.workers,
+    port: config.port || (await freePort(config.host)),
+    log: jsonLogger(config.logLevel, 'deno'),
+    graceMs: config.shutdownGraceMs,
+    spawn(env) {
+      const args = ['run', '--allow-net', '--allow-env', Deno.mainModule];
+      const child = new Deno.Command(Deno.execPath(), { args, env, stdin: 'null', stdout: 'inherit', stderr: 'inherit' }).spawn();
+      return { exited: child.status.then((status) => status.code), kill: (signal) => child.kill(signal) };
+    },
+    exit: (code) => Deno.exit(code),
+  });
+  if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => stop('SIGTERM'));
+  Deno.addSignalListener('SIGINT', () => stop('SIGINT'));
+}
 
-server.listen(config.port, config.host, async () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  await relay.start();
-  relay.log.info(listeningLine('deno', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`));
-});
+/** A port the kernel says is free, for workers that must all listen on the same one. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createTcpServer().once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
 
-const shutdown = shutdownOnce({
-  log: relay.log,
-  graceMs: config.shutdownGraceMs,
-  closeSessions: () => relay.shutdown(),
-  stopListening: () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    }),
-  exit: (code) => Deno.exit(code),
-});
-// Deno supports only SIGINT (and SIGBREAK) listeners on Windows.
-if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => shutdown('SIGTERM'));
-Deno.addSignalListener('SIGINT', () => shutdown('SIGINT'));
+/** One server process: the relay, its HTTP server, and shutdown on a signal. */
+function serve(): void {
+  const relay = new Relay({ config, serverName: 'deno', demo });
+  const serveHttp = getRequestListener(relay.fetch);
+
+  /**
+   * Deno's node:http, not Deno.serve: in Deno 2.9.6 Deno.serve has no header or body timeout and
+   * Deno.upgradeWebSocket no frame limit, masking or UTF-8 check (README.md). Deno's node:http
+   * enforces headersTimeout/requestTimeout as Node does, and its `upgrade` event hands over the
+   * socket that `ws` needs (ws.ts).
+   */
+  const server = createServer(
+    {
+      // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; the check runs at the interval, so it is a fraction of it.
+      headersTimeout: config.requestTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs / 2),
+      // Only WebSocket upgrades leave the request listener; any other Upgrade (h2c) is served as usual.
+      shouldUpgradeCallback: isWebSocketUpgrade,
+    },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
+      else void serveHttp(req, res);
+    },
+  );
+  server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
+
+  // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
+  server.listen({ port: config.port, host: config.host, reusePort: config.workers > 1 }, async () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    await relay.start();
+    relay.log.info(listeningLine('deno', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`));
+  });
+
+  const shutdown = shutdownOnce({
+    log: relay.log,
+    graceMs: config.shutdownGraceMs,
+    closeSessions: () => relay.shutdown(),
+    stopListening: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+    exit: (code) => Deno.exit(code),
+  });
+  // Deno supports only SIGINT (and SIGBREAK) listeners on Windows.
+  if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => shutdown('SIGTERM'));
+  Deno.addSignalListener('SIGINT', () => shutdown('SIGINT'));
+}

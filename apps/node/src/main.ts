@@ -1,49 +1,86 @@
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { listeningLine } from '@relaykit/contracts';
-import { Relay, loadConfig, shutdownOnce } from '@relaykit/core';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { getRequestListener } from '@hono/node-server';
 import { serveSse } from './sse.ts';
 import { isWebSocketUpgrade, serveWs } from './ws.ts';
 
 const config = loadConfig(process.env, (code) => process.exit(code));
-const relay = new Relay({ config, serverName: 'node', demo });
-const serveHttp = getRequestListener(relay.fetch);
+if (config.workers > 1 && !process.env[WORKER_ENV]) await supervise();
+else serve();
 
-const server = createServer(
-  {
-    // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; Node checks at the interval, so it is a fraction of it.
-    headersTimeout: config.requestTimeoutMs,
-    requestTimeout: config.requestTimeoutMs,
-    connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs / 2),
-    // Only WebSocket upgrades leave the request listener; any other Upgrade (h2c) is served as usual.
-    shouldUpgradeCallback: isWebSocketUpgrade,
-  },
-  (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-    else void serveHttp(req, res);
-  },
-);
-server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
+/** WORKERS > 1: this process only starts and watches the workers (core's superviseWorkers). */
+async function supervise(): Promise<void> {
+  const stop = superviseWorkers({
+    count: config.workers,
+    port: config.port || (await freePort(config.host)),
+    log: jsonLogger(config.logLevel, 'node'),
+    graceMs: config.shutdownGraceMs,
+    spawn(env) {
+      const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env: { ...process.env, ...env }, stdio: 'inherit' });
+      return { exited: new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1))), kill: (signal) => child.kill(signal) };
+    },
+    exit: (code) => process.exit(code),
+  });
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
 
-server.listen(config.port, config.host, async () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  await relay.start();
-  relay.log.info(listeningLine('node', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`));
-});
+/** A port the kernel says is free, for workers that must all listen on the same one. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createTcpServer().once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
 
-const shutdown = shutdownOnce({
-  log: relay.log,
-  graceMs: config.shutdownGraceMs,
-  closeSessions: () => relay.shutdown(),
-  stopListening: () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    }),
-  exit: (code) => process.exit(code),
-});
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
+/** One server process: the relay, its HTTP server, and shutdown on a signal. */
+function serve(): void {
+  const relay = new Relay({ config, serverName: 'node', demo });
+  const serveHttp = getRequestListener(relay.fetch);
+
+  const server = createServer(
+    {
+      // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; Node checks at the interval, so it is a fraction of it.
+      headersTimeout: config.requestTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs / 2),
+      // Only WebSocket upgrades leave the request listener; any other Upgrade (h2c) is served as usual.
+      shouldUpgradeCallback: isWebSocketUpgrade,
+    },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
+      else void serveHttp(req, res);
+    },
+  );
+  server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
+
+  // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
+  server.listen({ port: config.port, host: config.host, reusePort: config.workers > 1 }, async () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    await relay.start();
+    relay.log.info(listeningLine('node', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`));
+  });
+
+  const shutdown = shutdownOnce({
+    log: relay.log,
+    graceMs: config.shutdownGraceMs,
+    closeSessions: () => relay.shutdown(),
+    stopListening: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+    exit: (code) => process.exit(code),
+  });
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -46,6 +46,7 @@ export const ConfigEnv = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -')
     .default('relaykit:')
     .describe('Prefix of every Redis key and channel; deployments sharing one Redis must differ'),
+  WORKERS: int(1, 64, 1).describe('Processes serving one port (SO_REUSEPORT); more than 1 needs REDIS_URL'),
   LOG_LEVEL: LogLevel.default('info').describe('Least severe log line written: error, warn, info or debug'),
   AUTH_JWT_SECRET: z
     .string()
@@ -56,7 +57,12 @@ export const ConfigEnv = z.object({
   AUTH_JWT_AUDIENCE: z.string().min(1).optional().describe('Required `aud` of tokens'),
 });
 
-export const Config = ConfigEnv.transform((env) => ({
+export const Config = ConfigEnv.superRefine((env, ctx) => {
+  // Workers share nothing but the broker: without Redis each would be an island behind one port.
+  if (env.WORKERS > 1 && !env.REDIS_URL) {
+    ctx.addIssue({ code: 'custom', path: ['WORKERS'], message: 'more than 1 worker needs REDIS_URL: workers share one broker through Redis' });
+  }
+}).transform((env) => ({
   port: env.PORT,
   host: env.HOST,
   heartbeatMs: env.HEARTBEAT_MS,
@@ -75,6 +81,7 @@ export const Config = ConfigEnv.transform((env) => ({
   idempotencyMaxKeys: env.IDEMPOTENCY_MAX_KEYS,
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
   logLevel: env.LOG_LEVEL,
+  workers: env.WORKERS,
   redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
   auth: env.AUTH_JWT_SECRET
     ? { jwtSecret: env.AUTH_JWT_SECRET, issuer: env.AUTH_JWT_ISSUER, audience: env.AUTH_JWT_AUDIENCE }

@@ -64,6 +64,7 @@ describe('config', () => {
         idempotencyMaxKeys: 100_000,
         requestTimeoutMs: 30_000,
         logLevel: 'info',
+        workers: 1,
         redis: undefined,
         auth: undefined,
       },

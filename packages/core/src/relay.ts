@@ -53,6 +53,10 @@ export class Relay implements HttpHost {
   readonly polls = new Set<PollWaiter>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private nextConnectionId = 0;
+  /** Makes connection ids unique across workers and instances, which may share one broker. */
+  private readonly instanceId = Math.floor(Math.random() * 36 ** 6)
+    .toString(36)
+    .padStart(6, '0');
   shuttingDown = false;
 
   constructor(options: RelayOptions) {
@@ -161,7 +165,7 @@ export class Relay implements HttpHost {
 
   /** Wraps an upgraded socket in a session; call `session.open()` when the socket is open. */
   openWs<P extends WsPeer>(peer: P, principal: Principal): WsSession<P> {
-    const session = new WsSession(this, peer, principal, `${this.serverName}-${(++this.nextConnectionId).toString(36)}`);
+    const session = new WsSession(this, peer, principal, `${this.serverName}-${this.instanceId}-${(++this.nextConnectionId).toString(36)}`);
     this.track(session);
     return session;
   }
