@@ -1,9 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnServer } from '@relaykit/conformance/server';
 import type { LoadTarget } from '@relaykit/contracts';
 
 export const LOAD_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -197,7 +198,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts a target and waits (up to 30 s) until it listens; the port is checked with /healthz-free TCP connect. */
+/**
+ * Starts a target on a free port with the shared spawnServer and waits (up to 30 s) until it is up:
+ * a relaykit app by its listening line, a baseline or a peer (which print their own) by TCP connect.
+ */
 export async function startServer(def: TargetDef): Promise<RunningServer> {
   const port = await freePort();
   const { bin, args: baseArgs, cwd, env } = def.command(port);
@@ -210,46 +214,22 @@ export async function startServer(def: TargetDef): Promise<RunningServer> {
     if (def.runtime === 'node' || def.runtime === 'bun') args.unshift('--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`);
     else if (def.runtime === 'deno') args.splice(1, 0, `--v8-flags=--prof,--logfile=${join(profDir, `${name}.v8.log`)},--no-logfile-per-isolate`);
   }
-  const child: ChildProcess = spawn(bin, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${def.id} exited with ${child.exitCode} before listening:\n${out.slice(-2000)}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${def.id} did not listen on ${base} within 30 s:\n${out.slice(-2000)}`);
-    }
-    if (await canConnect(port)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    pid: child.pid!,
-    base,
-    output: () => out,
-    stop: () =>
-      new Promise<void>((resolveStop) => {
-        if (child.exitCode !== null) return resolveStop();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 4000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolveStop();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((res) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
+  const server = await spawnServer({
+    command: [bin, ...args],
+    cwd,
+    env,
+    port,
+    ready: def.kind === 'relaykit' ? 'line' : 'tcp',
+    outputTail: 20_000,
+    killAfterMs: 4000,
+    label: def.id,
   });
+  return {
+    pid: server.pid,
+    base: `http://127.0.0.1:${port}`,
+    output: server.output,
+    async stop() {
+      await server.stop();
+    },
+  };
 }

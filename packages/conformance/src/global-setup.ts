@@ -21,7 +21,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const cwd = process.env.CONFORMANCE_CWD ?? process.cwd();
   let baseUrl = (process.env.CONFORMANCE_URL ?? '').replace(/\/+$/, '');
   if (cmd) {
-    shared = await spawnServer(cmd, cwd, { ...SHARED_ENV });
+    shared = await spawnServer({ command: cmd, cwd, env: { ...SHARED_ENV } });
     baseUrl = shared.url;
     console.log(`conformance: started "${cmd}" (${shared.name}) at ${baseUrl}`);
   } else if (!baseUrl) {

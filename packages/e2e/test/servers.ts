@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { spawnServer } from '@relaykit/conformance/server';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const RUNTIMES = ['node', 'bun', 'deno'] as const;
@@ -30,55 +30,28 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts one app with PORT=0 and waits for its `relaykit <runtime> listening on URL` line. */
+/** Starts one app with PORT=0 (the shared spawnServer) and waits for its `relaykit <runtime> listening on URL` line. */
 export async function startServer(runtime: Runtime, env: Record<string, string> = {}): Promise<RunningServer> {
   const cwd = `${ROOT}apps/${runtime}`;
   if (!existsSync(`${cwd}/src/main.ts`)) throw new Error(`apps/${runtime}/src/main.ts does not exist`);
-  const [command, ...args] = commandFor(runtime);
-  const child: ChildProcess = spawn(command!, args, {
+  const server = await spawnServer({
+    command: commandFor(runtime),
     cwd,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', HEARTBEAT_MS: '1000', SHUTDOWN_GRACE_MS: '500', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, so stop() reaches anything it started
+    env: { HOST: '127.0.0.1', HEARTBEAT_MS: '1000', SHUTDOWN_GRACE_MS: '500', ...env },
+    killAfterMs: 3_000,
+    label: runtime,
   });
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, name);
-    } catch {
-      // already gone
-    }
-  };
-  let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${runtime} did not start in 30 s:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = new RegExp(`relaykit ${runtime} listening on (http://[^\\s"]+)`).exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!.replace(/\/$/, ''));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${runtime} exited with ${code} before listening:\n${output}`));
-    });
-  });
+  if (server.name !== runtime) {
+    await server.stop();
+    throw new Error(`apps/${runtime} says it is ${server.name}:\n${server.output()}`);
+  }
   return {
     runtime,
-    url,
-    port: Number(new URL(url).port),
-    output: () => output,
+    url: server.url,
+    port: server.port,
+    output: server.output,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      signal('SIGTERM');
-      const killer = setTimeout(() => signal('SIGKILL'), 3_000);
-      await exited;
-      clearTimeout(killer);
-      signal('SIGKILL'); // anything left in the group
+      await server.stop();
     },
   };
 }
