@@ -2,6 +2,8 @@
 // relaykit-conformance: runs the relaykit protocol conformance suite (vitest) against a server.
 //   relaykit-conformance --cmd "node src/main.ts"     spawn the server (PORT=0, test config vars)
 //   relaykit-conformance --url http://127.0.0.1:8080  any running server, in any language
+//   relaykit-conformance --redis --cmd "..."          the same with the server on a Redis broker
+//                                                     (starts its own redis-server on loopback)
 //   extra: -t <name pattern>, and file filters (e.g. `sse ws`) as positional arguments.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +17,7 @@ const filters = [];
 
 function usage(code) {
   (code ? console.error : console.log)(
-    'usage: relaykit-conformance (--cmd "<command that starts a server>" | --url http://host:port) [-t pattern] [file filters...]',
+    'usage: relaykit-conformance (--cmd "<command that starts a server>" [--redis] | --url http://host:port) [-t pattern] [file filters...]',
   );
   process.exit(code);
 }
@@ -29,6 +31,7 @@ for (let i = 0; i < args.length; i++) {
   };
   if (arg === '--cmd' || arg.startsWith('--cmd=')) cmd = value();
   else if (arg === '--url' || arg.startsWith('--url=')) url = value();
+  else if (arg === '--redis') process.env.CONFORMANCE_REDIS = '1';
   else if (arg === '-t' || arg === '--testNamePattern' || arg.startsWith('--testNamePattern=')) namePattern = value();
   else if (arg === '-h' || arg === '--help') usage(0);
   else if (arg.startsWith('-')) {

@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { type RedisServer, startRedis } from './redis.ts';
 import { SHARED_ENV, type SpawnedServer, spawnServer } from './server.ts';
 
 declare module 'vitest' {
@@ -11,17 +12,26 @@ declare module 'vitest' {
     cwd: string;
     /** Config the shared server was started with ('{}' for a remote server). */
     sharedEnv: string;
+    /** The Redis every spawned server uses (--redis), or ''. */
+    redisUrl: string;
   }
 }
 
 let shared: SpawnedServer | undefined;
+let redis: RedisServer | undefined;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cmd = process.env.CONFORMANCE_CMD ?? '';
   const cwd = process.env.CONFORMANCE_CWD ?? process.cwd();
   let baseUrl = (process.env.CONFORMANCE_URL ?? '').replace(/\/+$/, '');
+  const env: Record<string, string> = { ...SHARED_ENV };
+  if (process.env.CONFORMANCE_REDIS && cmd) {
+    redis = await startRedis();
+    Object.assign(env, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'cf-shared:' });
+    console.log(`conformance: Redis mode, redis-server at ${redis.url}`);
+  }
   if (cmd) {
-    shared = await spawnServer({ command: cmd, cwd, env: { ...SHARED_ENV } });
+    shared = await spawnServer({ command: cmd, cwd, env });
     baseUrl = shared.url;
     console.log(`conformance: started "${cmd}" (${shared.name}) at ${baseUrl}`);
   } else if (!baseUrl) {
@@ -32,7 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('baseUrl', baseUrl);
   project.provide('cmd', cmd);
   project.provide('cwd', cwd);
-  project.provide('sharedEnv', JSON.stringify(cmd ? SHARED_ENV : {}));
+  project.provide('sharedEnv', JSON.stringify(cmd ? env : {}));
+  project.provide('redisUrl', redis?.url ?? '');
   return async () => {
     if (shared) {
       const status = await shared.stop();
@@ -40,5 +51,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const errors = shared.output().split('\n').filter((line) => /error|exception|unhandled/i.test(line));
       if (errors.length) console.log(`conformance: the shared server logged errors:\n${errors.slice(0, 20).join('\n')}`);
     }
+    redis?.stop();
   };
 }

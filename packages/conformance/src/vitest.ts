@@ -7,7 +7,7 @@ import type { Area } from './case.ts';
 import { configure } from './harness/target.ts';
 
 export function register(area: Area): void {
-  configure({ baseUrl: inject('baseUrl'), cmd: inject('cmd'), cwd: inject('cwd'), sharedEnv: inject('sharedEnv') });
+  configure({ baseUrl: inject('baseUrl'), cmd: inject('cmd'), cwd: inject('cwd'), sharedEnv: inject('sharedEnv'), redisUrl: inject('redisUrl') });
   for (const hook of area.hooks.beforeAll) beforeAll(hook);
   for (const hook of area.hooks.afterAll) afterAll(hook);
   const groups = new Map<string, Area['cases']>();

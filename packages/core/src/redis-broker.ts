@@ -226,7 +226,9 @@ export class RedisBroker implements Broker {
       ],
     )) as [number, ...unknown[]];
     if (reply[0] === 1) return { envelope: (JSON.parse(reply[1] as string) as { event: Envelope }).event, duplicate: true };
-    const [, seq, epoch, time] = reply as [number, number, string, string];
+    const [, seq, epoch, time, histories] = reply as [number, number, string, string, number];
+    // The streams the cluster holds, as of this publish (the tick refreshes it too).
+    this.histories = Number(histories);
     const envelope: Envelope = { id: formatEventId(epoch, seq), topic, type: input.type, data, time: Number(time) };
     await this.advance(epoch, seq);
     return { envelope, duplicate: false };

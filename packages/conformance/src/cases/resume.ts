@@ -11,6 +11,7 @@ import {
   WAIT_MS,
   WsClient,
   baseUrl,
+  brokerMode,
   metrics,
   needsCmd,
   ownServer,
@@ -301,16 +302,37 @@ area.describe('resume and reset', [
     id: 'RES-011',
     level: 'MUST',
     section: '7',
-    title: 'signal reset for an id from before a server restart (SSE, WebSocket, polling)',
+    title: "apply the broker lifetime's rule across a server restart: in memory, a reset for an id from before it; on Redis, ids stay valid (SSE, WebSocket, polling)",
     run: async (ctx) => {
       needsCmd(ctx);
       const topic = uniqueTopic('restart');
-      const first = await ownServer({ HISTORY_SIZE: '10' });
+      // On Redis both processes are one broker: they share the Redis data (one key prefix).
+      const env = { HISTORY_SIZE: '10', ...(brokerMode() === 'redis' ? { REDIS_KEY_PREFIX: `cf-restart-${topic}:` } : {}) };
+      const first = await ownServer(env);
       const before = await publish(topic, 'x', 1, undefined, first.url);
       const beforeLive = await publish(topic, 'x', 2, undefined, first.url);
       expect((await first.stop()).code).toBe(0);
-      const second = await ownServer({ HISTORY_SIZE: '10' });
+      const second = await ownServer(env);
       const after = await publish(topic, 'y', 3, undefined, second.url);
+      if (brokerMode() === 'redis') {
+        // The broker outlived the process: a resume is exact, with no reset.
+        const stream = await SseStream.open([topic], { lastEventId: before.body.id, base: second.url });
+        await stream.waitEnvelopes(2);
+        expect(stream.events().map((e) => e.event)).not.toContain('reset');
+        expect(stream.envelopes().map((e) => e.id)).toEqual([beforeLive.body.id, after.body.id]);
+        await stream.close();
+        const answer = await poll(topic, { after: before.body.id, wait: 0 }, second.url);
+        expect(answer.reset).toBeUndefined();
+        expect(answer.events.map((e) => e.id)).toEqual([beforeLive.body.id, after.body.id]);
+        const ws = await WsClient.connect(second.url);
+        ws.send({ type: 'subscribe', topics: [topic], lastEventId: beforeLive.body.id });
+        await ws.waitEvents(1);
+        expect(ws.frames.items.map((f) => f.type)).toEqual(['welcome', 'subscribed', 'event']);
+        expect(ws.events().map((e) => e.id)).toEqual([after.body.id]);
+        await ws.close();
+        await second.stop();
+        return;
+      }
       for (const old of [before.body.id, beforeLive.body.id]) {
         const stream = await SseStream.open([topic], { lastEventId: old, base: second.url });
         await stream.waitEnvelopes(1);

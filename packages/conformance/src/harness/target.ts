@@ -11,13 +11,15 @@ export interface Target {
   cwd: string;
   /** Config the shared server was started with, as JSON ('{}' for a remote server). */
   sharedEnv: string;
+  /** The Redis every spawned server uses in Redis mode (--redis), or ''. */
+  redisUrl: string;
 }
 
 let current: Target | undefined;
 
 /** Points the harness at a server; `cases(options)` calls it when given options. */
 export function configure(target: Partial<Target> & { baseUrl: string }): void {
-  current = { cmd: '', cwd: process.cwd(), sharedEnv: '{}', ...target, baseUrl: target.baseUrl.replace(/\/+$/, '') };
+  current = { cmd: '', cwd: process.cwd(), sharedEnv: '{}', redisUrl: '', ...target, baseUrl: target.baseUrl.replace(/\/+$/, '') };
 }
 
 export function target(): Target {
@@ -33,6 +35,8 @@ export interface CaseContext {
 export const baseUrl = (): string => target().baseUrl;
 export const wsUrl = (base = baseUrl()): string => `${base.replace(/^http/, 'ws')}/v1/ws`;
 export const hasCmd = (): boolean => target().cmd !== '';
+/** Which broker the spawned servers use: a case states each mode's rule where they differ (PROTOCOL.md §1). */
+export const brokerMode = (): 'memory' | 'redis' => (target().redisUrl ? 'redis' : 'memory');
 
 let topicCounter = 0;
 /** A topic no other case (nor an earlier run against the same server) has used. */
@@ -48,8 +52,10 @@ export function needsCmd(ctx: CaseContext): void {
 const spawned = new Set<SpawnedServer>();
 /** A private server for one case, started from the --cmd command with PORT=0 and `env`. */
 export async function ownServer(env: Record<string, string> = {}): Promise<SpawnedServer> {
+  // In Redis mode each private server gets keys of its own (a case sharing one between two servers says so).
+  const redis = target().redisUrl ? { REDIS_URL: target().redisUrl, REDIS_KEY_PREFIX: `cf-${randomBytes(4).toString('hex')}:` } : {};
   // A short grace keeps the suite quick when a case stops its server with idle keep-alive sockets.
-  const server = await spawnServer({ command: target().cmd, cwd: target().cwd, env: { SHUTDOWN_GRACE_MS: '1500', ...env } });
+  const server = await spawnServer({ command: target().cmd, cwd: target().cwd, env: { SHUTDOWN_GRACE_MS: '1500', ...redis, ...env } });
   spawned.add(server);
   void server.exited.then(() => spawned.delete(server));
   return server;

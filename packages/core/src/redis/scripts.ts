@@ -100,7 +100,7 @@ while redis.call('ZCARD', idx) > maxh do
   redis.call('DEL', prefix .. low[1])
   bury(low[1], low[2])
 end
-return {0, seq, epoch, time}
+return {0, seq, epoch, time, redis.call('ZCARD', idx)}
 `;
 
 /** The seq up to which a topic's events may be lost (see the header). */
