@@ -1,11 +1,8 @@
-import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
 import { listeningLine } from '@relaykit/contracts';
 import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
-import { serveSse } from './sse.ts';
-import { isWebSocketUpgrade, serveWs } from './ws.ts';
+import { createRelayServer, stopListening } from '@relaykit/node-edge';
 
 const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
 if (config.workers > 1 && !Deno.env.get(WORKER_ENV)) await supervise();
@@ -46,30 +43,9 @@ function freePort(host: string): Promise<number> {
 /** One server process: the relay, its HTTP server, and shutdown on a signal. */
 function serve(): void {
   const relay = new Relay({ config, serverName: 'deno', demo });
-  const serveHttp = getRequestListener(relay.fetch);
-
-  /**
-   * Deno's node:http, not Deno.serve: in Deno 2.9.6 Deno.serve has no header or body timeout and
-   * Deno.upgradeWebSocket no frame limit, masking or UTF-8 check (README.md). Deno's node:http
-   * enforces headersTimeout/requestTimeout as Node does, and its `upgrade` event hands over the
-   * socket that `ws` needs (ws.ts).
-   */
-  const server = createServer(
-    {
-      // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; the check runs at the interval, so it is a fraction of it.
-      headersTimeout: config.requestTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs / 2),
-      // Only WebSocket upgrades leave the request listener; any other Upgrade (h2c) is served as usual.
-      shouldUpgradeCallback: isWebSocketUpgrade,
-    },
-    (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-      else void serveHttp(req, res);
-    },
-  );
-  server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
+  // Deno's node:http (the edge it shares with Node), not Deno.serve: in Deno 2.9.6 Deno.serve has
+  // no header or body timeout and Deno.upgradeWebSocket no frame limit, masking or UTF-8 check.
+  const server = createRelayServer(relay);
 
   // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
   server.listen({ port: config.port, host: config.host, reusePort: config.workers > 1 }, async () => {
@@ -83,11 +59,7 @@ function serve(): void {
     log: relay.log,
     graceMs: config.shutdownGraceMs,
     closeSessions: () => relay.shutdown(),
-    stopListening: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    stopListening: () => stopListening(server),
     exit: (code) => Deno.exit(code),
   });
   // Deno supports only SIGINT (and SIGBREAK) listeners on Windows.

@@ -1,12 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { listeningLine } from '@relaykit/contracts';
 import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
-import { getRequestListener } from '@hono/node-server';
-import { serveSse } from './sse.ts';
-import { isWebSocketUpgrade, serveWs } from './ws.ts';
+import { createRelayServer, stopListening } from '@relaykit/node-edge';
 
 const config = loadConfig(process.env, (code) => process.exit(code));
 if (config.workers > 1 && !process.env[WORKER_ENV]) await supervise();
@@ -43,24 +40,7 @@ function freePort(host: string): Promise<number> {
 /** One server process: the relay, its HTTP server, and shutdown on a signal. */
 function serve(): void {
   const relay = new Relay({ config, serverName: 'node', demo });
-  const serveHttp = getRequestListener(relay.fetch);
-
-  const server = createServer(
-    {
-      // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; Node checks at the interval, so it is a fraction of it.
-      headersTimeout: config.requestTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs / 2),
-      // Only WebSocket upgrades leave the request listener; any other Upgrade (h2c) is served as usual.
-      shouldUpgradeCallback: isWebSocketUpgrade,
-    },
-    (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-      else void serveHttp(req, res);
-    },
-  );
-  server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
+  const server = createRelayServer(relay);
 
   // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
   server.listen({ port: config.port, host: config.host, reusePort: config.workers > 1 }, async () => {
@@ -74,11 +54,7 @@ function serve(): void {
     log: relay.log,
     graceMs: config.shutdownGraceMs,
     closeSessions: () => relay.shutdown(),
-    stopListening: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    stopListening: () => stopListening(server),
     exit: (code) => process.exit(code),
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
