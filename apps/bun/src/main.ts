@@ -1,4 +1,3 @@
-import { listeningLine } from '@relaykit/contracts';
 import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { BunFanout } from './fanout.ts';
@@ -60,7 +59,7 @@ async function serve(): Promise<void> {
   });
   fanout.attach(server);
   await relay.start();
-  relay.log.info(listeningLine('bun', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`));
+  relay.announce(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`);
 
   const shutdown = shutdownOnce({
     log: relay.log,

@@ -1,5 +1,4 @@
 import { createServer as createTcpServer } from 'node:net';
-import { listeningLine } from '@relaykit/contracts';
 import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, stopListening } from '@relaykit/node-edge';
@@ -52,7 +51,7 @@ function serve(): void {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     await relay.start();
-    relay.log.info(listeningLine('deno', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`));
+    relay.announce(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`);
   });
 
   const shutdown = shutdownOnce({

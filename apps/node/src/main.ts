@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { createServer as createTcpServer } from 'node:net';
-import { listeningLine } from '@relaykit/contracts';
 import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, stopListening } from '@relaykit/node-edge';
@@ -47,7 +46,7 @@ function serve(): void {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     await relay.start();
-    relay.log.info(listeningLine('node', `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`));
+    relay.announce(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`);
   });
 
   const shutdown = shutdownOnce({

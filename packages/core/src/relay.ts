@@ -1,4 +1,4 @@
-import type { Broker, Config, Fanout, PublishInput, PublishResult } from '@relaykit/contracts';
+import { type Broker, type Config, type Fanout, type PublishInput, type PublishResult, listeningLine } from '@relaykit/contracts';
 import type { Hono } from 'hono';
 import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
 import { RelayError, asRelayError, errorResponse } from './errors.js';
@@ -214,6 +214,16 @@ export class Relay implements HttpHost {
     } catch (error) {
       this.log.warn('broker unavailable; retrying in the background', { error });
     }
+  }
+
+  /**
+   * Prints the listening line (LISTENING_LINE), which tools wait for: as an info log line, or
+   * plain when LOG_LEVEL hides info, so that it is there at every level.
+   */
+  announce(url: string): void {
+    const line = listeningLine(this.serverName, url);
+    if (this.log.enabled('info')) this.log.info(line);
+    else console.log(line);
   }
 
   /** Closes WebSockets with 1001 and ends SSE streams so clients reconnect elsewhere. */

@@ -166,6 +166,20 @@ area.describe('lifecycle', [
       await server.stop();
     },
   },
+
+  {
+    id: 'LIFE-007',
+    level: 'MUST',
+    section: '13',
+    title: 'print the listening line at every LOG_LEVEL, error included (tools wait for it)',
+    run: async (ctx) => {
+      needsCmd(ctx);
+      // ownServer waits for the line: a server that hid it behind LOG_LEVEL would never be up.
+      const server = await ownServer({ LOG_LEVEL: 'error' });
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      await server.stop();
+    },
+  },
 ]);
 
 export default area;
