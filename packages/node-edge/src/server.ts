@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Relay } from '@relaykit/core';
 import { serveSse } from './sse.js';
@@ -24,11 +24,48 @@ export function createRelayServer(relay: Relay): Server {
     (req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-      else void serveHttp(req, res);
+      else if (req.method === 'GET' || req.method === 'HEAD') void serveHttp(req, res);
+      else void collectBody(req, config.maxMessageBytes).then(() => serveHttp(req, res));
     },
   );
   server.on('upgrade', (req, socket, head) => void serveWs(relay, req, socket, head));
   return server;
+}
+
+/**
+ * Reads a request body into one buffer of its own, chunk by chunk as it arrives, stopping one
+ * byte past `max`, and hands it to @hono/node-server as `rawBody` (which it takes as the body as
+ * is). Converting the stream instead (Readable.toWeb) queues every chunk as a view onto the
+ * socket's read buffer: a body dribbled one byte per chunk then held ~60 MB per 600 KB on Deno's
+ * node:http. Core's reader still checks the limit and answers 413; the deadline is node:http's
+ * requestTimeout (REQUEST_TIMEOUT_MS).
+ */
+function collectBody(req: IncomingMessage, max: number): Promise<void> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  let body = Buffer.allocUnsafe(Math.min(max + 1, declared > 0 ? declared : 16 * 1024));
+  let size = 0;
+  return new Promise((resolve) => {
+    const done = () => {
+      req.off('data', onData);
+      (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body.subarray(0, size);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      const take = Math.min(chunk.byteLength, max + 1 - size);
+      if (size + take > body.byteLength) {
+        const grown = Buffer.allocUnsafe(Math.min(max + 1, Math.max(2 * body.byteLength, size + take)));
+        body.copy(grown, 0, 0, size);
+        body = grown;
+      }
+      chunk.copy(body, size, 0, take);
+      size += take;
+      // Over the limit: enough to answer 413; the rest is never buffered.
+      if (size > max) done();
+    };
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+  });
 }
 
 /** Stops accepting and resolves once open requests are done; idle keep-alive sockets go at once. */
