@@ -1,7 +1,6 @@
-import { createServer as createTcpServer } from 'node:net';
 import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
-import { createRelayServer, stopListening } from '@relaykit/node-edge';
+import { createRelayServer, freePort, stopListening } from '@relaykit/node-edge';
 
 const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
 if (config.workers > 1 && !Deno.env.get(WORKER_ENV)) await supervise();
@@ -26,17 +25,6 @@ async function supervise(): Promise<void> {
   });
   if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => stop('SIGTERM'));
   Deno.addSignalListener('SIGINT', () => stop('SIGINT'));
-}
-
-/** A port the kernel says is free, for workers that must all listen on the same one. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createTcpServer().once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** One server process: the relay, its HTTP server, and shutdown on a signal. */

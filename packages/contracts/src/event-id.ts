@@ -39,3 +39,16 @@ export function newEpoch(now: number = Date.now()): string {
     .padStart(4, '0');
   return `${now.toString(36)}${random}`;
 }
+
+/**
+ * Orders two ids of the `<epoch>-<seq>` form: by epoch (epochs start with their base-36 start
+ * time, so a later broker lifetime sorts after an earlier one), then by seq. Ids of another form
+ * compare as strings. Servers only: clients treat ids as opaque.
+ */
+export function compareEventIds(a: string, b: string): number {
+  const pa = parseEventId(a);
+  const pb = parseEventId(b);
+  if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
+  if (pa.epoch !== pb.epoch) return pa.epoch < pb.epoch ? -1 : 1;
+  return pa.seq - pb.seq;
+}

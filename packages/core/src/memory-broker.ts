@@ -8,6 +8,7 @@ import {
   type ReplayResult,
   encodeEvent,
   eventFrame,
+  compareEventIds,
   formatEventId,
   newEpoch,
   parseEventId,
@@ -113,12 +114,7 @@ export class MemoryBroker implements Broker {
   }
 
   compareIds(a: string, b: string): number {
-    const pa = parseEventId(a);
-    const pb = parseEventId(b);
-    if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
-    // Epochs start with the base-36 start time, so later brokers sort after earlier ones.
-    if (pa.epoch !== pb.epoch) return pa.epoch < pb.epoch ? -1 : 1;
-    return pa.seq - pb.seq;
+    return compareEventIds(a, b);
   }
 
   async close(): Promise<void> {

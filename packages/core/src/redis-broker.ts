@@ -7,6 +7,7 @@ import {
   type PublishResult,
   type ReplayResult,
   encodeEvent,
+  compareEventIds,
   formatEventId,
   newEpoch,
   parseEventId,
@@ -276,12 +277,7 @@ export class RedisBroker implements Broker {
   }
 
   compareIds(a: string, b: string): number {
-    const pa = parseEventId(a);
-    const pb = parseEventId(b);
-    if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
-    // Epochs start with the base-36 start time, so later epochs sort after earlier ones.
-    if (pa.epoch !== pb.epoch) return pa.epoch < pb.epoch ? -1 : 1;
-    return pa.seq - pb.seq;
+    return compareEventIds(a, b);
   }
 
   /** Streams in the cluster's index (refreshed every pingIntervalMs). Bytes: 0, as this process
