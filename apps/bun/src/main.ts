@@ -59,7 +59,7 @@ async function serve(): Promise<void> {
   });
   fanout.attach(server);
   await relay.start();
-  relay.announce(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`);
+  relay.announce(server.port ?? config.port);
 
   const shutdown = shutdownOnce({
     log: relay.log,

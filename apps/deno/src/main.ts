@@ -1,6 +1,6 @@
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
-import { createRelayServer, freePort, stopListening } from '@relaykit/node-edge';
+import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
 const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
 if (config.workers > 1 && !Deno.env.get(WORKER_ENV)) await supervise();
@@ -32,23 +32,7 @@ function serve(): void {
   const relay = new Relay({ config, serverName: 'deno', demo });
   // Deno's node:http (the edge it shares with Node), not Deno.serve: in Deno 2.9.6 Deno.serve has
   // no header or body timeout and Deno.upgradeWebSocket no frame limit, masking or UTF-8 check.
-  const server = createRelayServer(relay);
-
-  // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
-  server.listen({ port: config.port, host: config.host, reusePort: config.workers > 1 }, async () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    await relay.start();
-    relay.announce(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`);
-  });
-
-  const shutdown = shutdownOnce({
-    log: relay.log,
-    graceMs: config.shutdownGraceMs,
-    closeSessions: () => relay.shutdown(),
-    stopListening: () => stopListening(server),
-    exit: (code) => Deno.exit(code),
-  });
+  const shutdown = listenRelay(relay, createRelayServer(relay), (code) => Deno.exit(code));
   // Deno supports only SIGINT (and SIGBREAK) listeners on Windows.
   if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => shutdown('SIGTERM'));
   Deno.addSignalListener('SIGINT', () => shutdown('SIGINT'));

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
-import { createRelayServer, freePort, stopListening } from '@relaykit/node-edge';
+import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
 const config = loadConfig(process.env, (code) => process.exit(code));
 if (config.workers > 1 && !process.env[WORKER_ENV]) await supervise();
@@ -27,23 +27,7 @@ async function supervise(): Promise<void> {
 /** One server process: the relay, its HTTP server, and shutdown on a signal. */
 function serve(): void {
   const relay = new Relay({ config, serverName: 'node', demo });
-  const server = createRelayServer(relay);
-
-  // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
-  server.listen({ port: config.port, host: config.host, reusePort: config.workers > 1 }, async () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    await relay.start();
-    relay.announce(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`);
-  });
-
-  const shutdown = shutdownOnce({
-    log: relay.log,
-    graceMs: config.shutdownGraceMs,
-    closeSessions: () => relay.shutdown(),
-    stopListening: () => stopListening(server),
-    exit: (code) => process.exit(code),
-  });
+  const shutdown = listenRelay(relay, createRelayServer(relay), (code) => process.exit(code));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -217,11 +217,12 @@ export class Relay implements HttpHost {
   }
 
   /**
-   * Prints the listening line (LISTENING_LINE), which tools wait for: as an info log line, or
+   * Prints the listening line (LISTENING_LINE) for `port` on HOST, which tools wait for: as an info log line, or
    * plain when LOG_LEVEL hides info, so that it is there at every level.
    */
-  announce(url: string): void {
-    const line = listeningLine(this.serverName, url);
+  announce(port: number): void {
+    const { host } = this.config;
+    const line = listeningLine(this.serverName, `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
     if (this.log.enabled('info')) this.log.info(line);
     else console.log(line);
   }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import type { Relay } from '@relaykit/core';
+import { type Relay, shutdownOnce } from '@relaykit/core';
 import { serveSse } from './sse.js';
 import { isWebSocketUpgrade, serveWs } from './ws.js';
 
@@ -85,5 +85,27 @@ export function freePort(host: string): Promise<number> {
       const address = probe.address();
       probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
+  });
+}
+
+/**
+ * Listens on the relay's HOST and PORT (SO_REUSEPORT when there are workers), starts the relay
+ * and prints the listening line; returns the shutdown handler the app registers for its signals
+ * with its runtime's `exit`.
+ */
+export function listenRelay(relay: Relay, server: Server, exit: (code: number) => void): (signal: string) => void {
+  const { config } = relay;
+  // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
+  server.listen({ port: config.port, host: config.host, reusePort: config.workers > 1 }, async () => {
+    const address = server.address();
+    await relay.start();
+    relay.announce(typeof address === 'object' && address ? address.port : config.port);
+  });
+  return shutdownOnce({
+    log: relay.log,
+    graceMs: config.shutdownGraceMs,
+    closeSessions: () => relay.shutdown(),
+    stopListening: () => stopListening(server),
+    exit,
   });
 }
