@@ -253,6 +253,7 @@ export class RelayClient<E extends EventMap = EventMap> {
       } catch (error) {
         const failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
         if (!failure.retryable) throw failure;
+        if (failure.code === 'token_expired') this.currentToken = undefined; // the retry gets a new one
         lastError = failure;
       }
       const delay = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 }, this.options.random);
@@ -282,7 +283,9 @@ export class RelayClient<E extends EventMap = EventMap> {
       this.pendingAcks.get(ref)?.reject(new RelayKitError('network', 'WebSocket not open'));
       await answer.catch(() => {});
     }
-    const token = await this.token();
+    // The connection's token while it is good, rather than a getToken call per publish.
+    const reuse = this.options.getToken && this.currentToken && (this.tokenExpiresAt ?? Infinity) > Date.now();
+    const token = reuse ? this.currentToken : await this.token();
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.url}/v1/topics/${encodeURIComponent(topic)}/events`, {

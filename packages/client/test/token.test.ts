@@ -220,3 +220,23 @@ describe('SSE and long polling', () => {
     expect(polls).toHaveLength(3);
   });
 });
+
+test('publishes over HTTP with the connection’s token while it is good; a 401 token_expired retries with a new one', async () => {
+  const source = tokens(60_000);
+  const posts: (string | undefined)[] = [];
+  const c = make({
+    url: 'http://relay.test',
+    transport: 'poll',
+    getToken: source.getToken,
+    backoff: { baseMs: 10 },
+    fetch: async (_url, init) => {
+      if (init?.method !== 'POST') return new Promise<Response>(() => {});
+      posts.push(nameOf(new Headers(init.headers).get('authorization')));
+      return posts.length === 2 ? json({ error: { code: 'token_expired', message: 'expired' } }, 401) : json({ id: `e-${posts.length}` }, 201);
+    },
+  });
+  await until(() => c.state === 'open');
+  expect(await c.publish('t', 'x', 1)).toBe('e-1');
+  expect(await c.publish('t', 'x', 2)).toBe('e-3');
+  expect(posts).toEqual(['t1', 't1', 't2']);
+});
