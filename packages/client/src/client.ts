@@ -6,6 +6,7 @@ import { ResumeState } from './resume.js';
 import { type TransportOption, TransportSelector, transportCandidates } from './select.js';
 import { openEventSource, openSse } from './sse.js';
 import { type ResetInfo, type Transport, type TransportContext, type TransportHooks, type TransportKind, authHeaders } from './transport.js';
+import { expiryOf, refreshDelay } from './token.js';
 import { openWs } from './ws.js';
 
 /** Event type -> data type, for typed handlers and publishes. */
@@ -56,6 +57,14 @@ export interface ClientOptions {
   transport?: TransportOption;
   /** Bearer token: a header on SSE, publish and polls, `?token=` on WebSocket and EventSource. */
   token?: string | (() => string | undefined | Promise<string | undefined>);
+  /**
+   * Gets a token (takes precedence over `token`): called for every connection, `refreshLeadMs`
+   * before the token's `exp` (a WebSocket sends it in a `refresh` frame; SSE and polling reconnect
+   * with it and resume from the last id), and at once when the server says `token_expired`.
+   */
+  getToken?: () => string | undefined | Promise<string | undefined>;
+  /** How long before a token's `exp` to get the next one (at most half its remaining life). Default 30000 ms. */
+  refreshLeadMs?: number;
   /** Topics to subscribe to from the start. */
   topics?: readonly string[];
   /** Use the platform's EventSource for SSE instead of fetch (browsers; see `eventTypes`). */
@@ -126,7 +135,12 @@ export class RelayClient<E extends EventMap = EventMap> {
   private opened = false;
   private attempt = 0;
   private heartbeatMs: number;
-  private timers: { retry?: ReturnType<typeof setTimeout>; open?: ReturnType<typeof setTimeout>; healthy?: ReturnType<typeof setTimeout>; silence?: ReturnType<typeof setTimeout> } = {};
+  private timers: Partial<Record<'retry' | 'open' | 'healthy' | 'silence' | 'refresh', ReturnType<typeof setTimeout>>> = {};
+  /** The token the live connection uses, and its exp (ms). */
+  private currentToken: string | undefined;
+  private tokenExpiresAt: number | undefined;
+  /** Set by a token_expired reconnect, cleared once a connection opens: a second one in a row backs off. */
+  private expiredRetry = false;
   private flushQueued = false;
   private stopped = true;
   private paused = false;
@@ -239,6 +253,7 @@ export class RelayClient<E extends EventMap = EventMap> {
       } catch (error) {
         const failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
         if (!failure.retryable) throw failure;
+        if (failure.code === 'token_expired') this.currentToken = undefined; // the retry gets a new one
         lastError = failure;
       }
       const delay = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 }, this.options.random);
@@ -268,7 +283,9 @@ export class RelayClient<E extends EventMap = EventMap> {
       this.pendingAcks.get(ref)?.reject(new RelayKitError('network', 'WebSocket not open'));
       await answer.catch(() => {});
     }
-    const token = await this.token();
+    // The connection's token while it is good, rather than a getToken call per publish.
+    const reuse = this.options.getToken && this.currentToken && (this.tokenExpiresAt ?? Infinity) > Date.now();
+    const token = reuse ? this.currentToken : await this.token();
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.url}/v1/topics/${encodeURIComponent(topic)}/events`, {
@@ -340,8 +357,42 @@ export class RelayClient<E extends EventMap = EventMap> {
   }
 
   private async token(): Promise<string | undefined> {
-    const { token } = this.options;
+    const { token, getToken } = this.options;
+    if (getToken) return getToken();
     return typeof token === 'function' ? await token() : token;
+  }
+
+  /** Arms the one refresh timer of a connection for its token's exp. */
+  private scheduleRefresh(generation: number): void {
+    clearTimeout(this.timers.refresh);
+    const expiresAt = this.tokenExpiresAt;
+    // Past exp the server ends the connection itself, and its token_expired gets the next token.
+    if (expiresAt === undefined || expiresAt <= Date.now() || !this.options.getToken) return;
+    const delay = refreshDelay(expiresAt, Date.now(), this.options.refreshLeadMs ?? 30_000);
+    this.timers.refresh = setTimeout(() => void this.refreshToken(generation), Math.min(delay, 2 ** 31 - 1));
+  }
+
+  /** WebSocket: a refresh frame on the open connection. SSE and polling: reconnect with the new token, resuming. */
+  private async refreshToken(generation: number): Promise<void> {
+    const token = await this.token().catch(() => undefined);
+    const transport = this.transportImpl;
+    // The same token again would change nothing: the server's token_expired at exp asks once more.
+    if (generation !== this.generation || !transport || !token || token === this.currentToken) return;
+    if (transport.refresh) {
+      try {
+        const expiresAt = await transport.refresh(token);
+        if (generation !== this.generation) return;
+        this.currentToken = token;
+        this.tokenExpiresAt = expiresAt ?? expiryOf(token);
+        this.scheduleRefresh(generation);
+        return;
+      } catch (error) {
+        if (generation !== this.generation) return;
+        if (error instanceof RelayKitError) this.emit('error', error);
+      }
+    }
+    this.teardown(new RelayKitError('network', 'reconnecting with a new token'));
+    void this.attemptConnection(token);
   }
 
   private addTopic(topic: string): void {
@@ -391,14 +442,16 @@ export class RelayClient<E extends EventMap = EventMap> {
     this.pendingAcks.clear();
   }
 
-  private async attemptConnection(): Promise<void> {
+  private async attemptConnection(fresh?: string): Promise<void> {
     this.timers.retry = undefined;
     if (this.stopped || this.paused) return;
     const generation = ++this.generation;
     const kind = this.selector.current;
     this.setState('connecting');
-    const token = await this.token().catch(() => undefined);
+    const token = fresh ?? (await this.token().catch(() => undefined));
     if (generation !== this.generation) return;
+    this.currentToken = token;
+    this.tokenExpiresAt = expiryOf(token);
     const topics = [...this.topicsWanted];
     this.topicsLive = new Set(topics);
     const hooks = this.hooks(generation, kind);
@@ -466,8 +519,10 @@ export class RelayClient<E extends EventMap = EventMap> {
         this.timers.healthy = setTimeout(() => {
           if (live()) this.attempt = 0;
         }, healthyMs);
+        this.expiredRetry = false;
         this.setState('open', info.server ? { reason: `server ${info.server}` } : {});
         this.armSilence(generation, kind);
+        this.scheduleRefresh(generation);
         this.flushTopics();
       },
       activity: () => {
@@ -495,6 +550,12 @@ export class RelayClient<E extends EventMap = EventMap> {
       error: (error) => {
         if (live()) this.emit('error', error);
       },
+      revoked: (topics) => {
+        if (!live()) return;
+        for (const topic of topics) this.topicsLive.delete(topic);
+        this.unsubscribe(topics);
+        this.emit('error', new RelayKitError('forbidden', `the new token does not grant ${topics.join(', ')}: unsubscribed`));
+      },
       ack: (ref, id) => this.pendingAcks.get(ref)?.resolve(id),
       nack: (ref, error) => this.pendingAcks.get(ref)?.reject(error),
       closed: (error) => {
@@ -502,7 +563,13 @@ export class RelayClient<E extends EventMap = EventMap> {
         const wasOpen = this.opened;
         this.teardown(new RelayKitError('network', `connection lost before the ack: ${error.message}`));
         if (this.stopped || this.paused) return;
-        if (error.code === 'unauthorized' || error.code === 'forbidden' || error.status === 400) this.emit('error', error);
+        // The token ran out (4001, SSE token_expired, 401 token_expired): a new one, at once, once.
+        if (error.code === 'token_expired' && !this.expiredRetry) {
+          this.expiredRetry = true;
+          void this.attemptConnection();
+          return;
+        }
+        if (error.code === 'unauthorized' || error.code === 'forbidden' || error.code === 'token_expired' || error.status === 400) this.emit('error', error);
         // An HTTP answer (401, 403, 503...) means this transport reached the server: switching would not help.
         if (!wasOpen && error.status === undefined) {
           const before = this.selector.current;

@@ -18,7 +18,8 @@ export class RelayKitError extends Error {
   /** Whether trying again (with the same key) can help. */
   get retryable(): boolean {
     if (this.code === 'network' || this.code === 'timeout' || this.code === 'open_timeout' || this.code === 'bad_response') return true;
-    return this.code === 'shutting_down' || this.code === 'too_many_connections' || this.code === 'internal';
+    // token_expired: the next try gets a new token.
+    return this.code === 'shutting_down' || this.code === 'too_many_connections' || this.code === 'internal' || this.code === 'token_expired';
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ResetCode } from '@relaykit/contracts';
+import type { ErrorCode, ResetCode } from '@relaykit/contracts';
 import { createParser } from 'eventsource-parser';
 import { RelayKitError, errorFromResponse } from './errors.js';
 import { type Transport, type TransportContext, authHeaders, isEnvelope } from './transport.js';
@@ -21,6 +21,12 @@ function handleMessage(ctx: TransportContext, event: string | undefined, id: str
     parsed = JSON.parse(data);
   } catch {
     ctx.hooks.error(new RelayKitError('bad_response', 'SSE data is not JSON'));
+    return;
+  }
+  if (event === 'error') {
+    // The server ends the stream after this (token_expired, resume_required...): act on its code.
+    const code = (parsed as { code?: unknown }).code;
+    ctx.hooks.closed(new RelayKitError((typeof code === 'string' ? code : 'internal') as ErrorCode, `SSE stream ended by the server: ${String(code)}`));
     return;
   }
   if (event === 'reset') {
@@ -130,8 +136,11 @@ export function openEventSource(ctx: TransportContext): Transport {
   };
   source.addEventListener('open', () => ctx.hooks.open({}));
   for (const type of new Set(['reset', 'message', ...ctx.eventTypes])) source.addEventListener(type, listener);
-  source.addEventListener('error', () => {
+  source.addEventListener('error', (event) => {
     if (done) return;
+    // A server's `event: error` arrives here too, as a MessageEvent with data.
+    const data = (event as MessageEvent<unknown>).data;
+    if (typeof data === 'string') return handleMessage(ctx, 'error', undefined, data);
     done = true;
     source.close();
     ctx.hooks.closed(new RelayKitError('network', 'EventSource failed'));

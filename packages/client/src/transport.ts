@@ -26,6 +26,8 @@ export interface TransportHooks {
   /** WebSocket publish answers, by the client's ref. */
   ack(ref: number, id: string): void;
   nack(ref: number, error: RelayKitError): void;
+  /** The server dropped topics the new token does not grant (WebSocket refresh). */
+  revoked(topics: string[]): void;
   /** The connection ended; reported once. */
   closed(error: RelayKitError): void;
 }
@@ -51,6 +53,8 @@ export interface Transport {
   update(added: readonly string[], removed: readonly string[]): boolean;
   /** WebSocket only: publishes over the socket; resolves with the ack's id. */
   publish?(topic: string, type: string, data: unknown, key: string, ref: number): boolean;
+  /** WebSocket only: replaces the token on the open connection; resolves with the new exp (ms), if any. */
+  refresh?(token: string): Promise<number | undefined>;
   close(): void;
 }
 

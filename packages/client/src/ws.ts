@@ -20,6 +20,9 @@ export function openWs(ctx: TransportContext): Transport {
   let done = false;
   let welcomed = false;
   let pinger: ReturnType<typeof setInterval> | undefined;
+  /** The refresh awaiting its `refreshed` (or `error`), by its ref. */
+  let refreshing: { ref: string; resolve(expiresAt: number | undefined): void; reject(error: RelayKitError): void } | undefined;
+  let refreshes = 0;
   const send = (frame: object) => {
     if (socket.readyState === 1) socket.send(JSON.stringify(frame));
   };
@@ -27,6 +30,7 @@ export function openWs(ctx: TransportContext): Transport {
     if (done) return;
     done = true;
     clearInterval(pinger);
+    refreshing?.reject(error);
     try {
       socket.close();
     } catch {
@@ -71,14 +75,23 @@ export function openWs(ctx: TransportContext): Transport {
       case 'error': {
         const error = new RelayKitError(frame.code, frame.message);
         if (typeof frame.ref === 'number') ctx.hooks.nack(frame.ref, error);
+        else if (refreshing && frame.ref === refreshing.ref) refreshing.reject(error);
         else ctx.hooks.error(error);
         return;
       }
+      case 'refreshed':
+        if (refreshing && frame.ref === refreshing.ref) refreshing.resolve(frame.expiresAt);
+        return;
+      case 'unsubscribed':
+        // Carrying a refresh's ref: topics the new token no longer grants.
+        if (refreshing && frame.ref === refreshing.ref) ctx.hooks.revoked(frame.topics);
+        return;
       default:
-        return; // subscribed, unsubscribed, pong: activity only
+        return; // subscribed, pong: activity only
     }
   };
   socket.onclose = (event: CloseEvent) => {
+    if (event.code === 4001) return finish(new RelayKitError('token_expired', 'WebSocket closed at the token’s exp (4001)'));
     finish(
       new RelayKitError(
         'network',
@@ -103,9 +116,20 @@ export function openWs(ctx: TransportContext): Transport {
       send({ type: 'publish', topic, event: { type, data }, key, ref });
       return true;
     },
+    refresh(token) {
+      refreshing?.reject(new RelayKitError('network', 'replaced by a newer refresh'));
+      const ref = `refresh-${++refreshes}`;
+      return new Promise<number | undefined>((resolve, reject) => {
+        const settle = () => (refreshing = undefined);
+        refreshing = { ref, resolve: (at) => (settle(), resolve(at)), reject: (error) => (settle(), reject(error)) };
+        if (!welcomed || socket.readyState !== 1) return refreshing.reject(new RelayKitError('network', 'WebSocket not open'));
+        send({ type: 'refresh', token, ref });
+      });
+    },
     close() {
       done = true;
       clearInterval(pinger);
+      refreshing?.reject(new RelayKitError('closed', 'connection replaced'));
       socket.onclose = null;
       socket.onmessage = null;
       try {

@@ -55,12 +55,31 @@ export const ConfigEnv = z.object({
     .describe('When set, every connection and publish needs an HS256 JWT signed with it'),
   AUTH_JWT_ISSUER: z.string().min(1).optional().describe('Required `iss` of tokens'),
   AUTH_JWT_AUDIENCE: z.string().min(1).optional().describe('Required `aud` of tokens'),
+  AUTH_JWKS_URL: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL')
+    .optional()
+    .describe('When set, tokens may also be ES256 or RS256 JWTs signed by a key of this JWKS (fetched and cached)'),
+  AUTH_REQUIRE_EXP: z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true, false, 1 or 0' })
+    .default('false')
+    .transform((value) => value === 'true' || value === '1')
+    .describe('Refuse tokens without `exp` (401 token_exp_required)'),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe('When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`'),
 });
 
 export const Config = ConfigEnv.superRefine((env, ctx) => {
   // Workers share nothing but the broker: without Redis each would be an island behind one port.
   if (env.WORKERS > 1 && !env.REDIS_URL) {
     ctx.addIssue({ code: 'custom', path: ['WORKERS'], message: 'more than 1 worker needs REDIS_URL: workers share one broker through Redis' });
+  }
+  // Without a token check there is no `exp` to require: say so rather than silently do nothing.
+  if (env.AUTH_REQUIRE_EXP && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
+    ctx.addIssue({ code: 'custom', path: ['AUTH_REQUIRE_EXP'], message: 'needs AUTH_JWT_SECRET or AUTH_JWKS_URL: without JWT auth no token is checked' });
   }
 }).transform((env) => ({
   port: env.PORT,
@@ -83,9 +102,17 @@ export const Config = ConfigEnv.superRefine((env, ctx) => {
   logLevel: env.LOG_LEVEL,
   workers: env.WORKERS,
   redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
-  auth: env.AUTH_JWT_SECRET
-    ? { jwtSecret: env.AUTH_JWT_SECRET, issuer: env.AUTH_JWT_ISSUER, audience: env.AUTH_JWT_AUDIENCE }
-    : undefined,
+  auth:
+    env.AUTH_JWT_SECRET || env.AUTH_JWKS_URL
+      ? {
+          jwtSecret: env.AUTH_JWT_SECRET,
+          jwksUrl: env.AUTH_JWKS_URL,
+          issuer: env.AUTH_JWT_ISSUER,
+          audience: env.AUTH_JWT_AUDIENCE,
+          requireExp: env.AUTH_REQUIRE_EXP,
+        }
+      : undefined,
+  metricsToken: env.METRICS_TOKEN,
 }));
 export type Config = z.output<typeof Config>;
 export type ConfigEnvInput = z.input<typeof ConfigEnv>;
@@ -104,7 +131,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'config');
     // Secrets (a Redis URL may hold a password) are named, never echoed: this message goes to logs.
-    const value = name.includes('SECRET') || name === 'REDIS_URL' ? '<redacted>' : JSON.stringify(known[name] ?? '');
+    const value = name.includes('SECRET') || name.includes('TOKEN') || name === 'REDIS_URL' ? '<redacted>' : JSON.stringify(known[name] ?? '');
     return `  ${name}=${value}: ${issue.message}`;
   });
   return { ok: false, message: `Invalid relaykit configuration:\n${lines.join('\n')}` };

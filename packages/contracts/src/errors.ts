@@ -12,6 +12,8 @@ export const ErrorCode = z
     'invalid_event_type',
     'too_many_topics', // over MAX_TOPICS_PER_CONNECTION
     'unauthorized', // no or bad credentials
+    'token_expired', // the token's `exp` has passed: get a new token and reconnect (or refresh)
+    'token_exp_required', // AUTH_REQUIRE_EXP is on and the token has no `exp`
     'forbidden', // credentials fine, topic not allowed
     'not_found',
     'method_not_allowed',
@@ -40,6 +42,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   invalid_event_type: 400,
   too_many_topics: 400,
   unauthorized: 401,
+  token_expired: 401,
+  token_exp_required: 401,
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
@@ -66,6 +70,11 @@ export const CloseCode = {
    * liveness mechanism there, closes with it; every runtime does the same.
    */
   heartbeatTimeout: 1001,
+  /**
+   * The connection's token reached its `exp` and no `refresh` frame replaced it in time: get a new
+   * token, reconnect and resume.
+   */
+  tokenExpired: 4001,
   /** The connection fell too far behind (send buffer over its bound); reconnect and resume. */
   slowConsumer: 4008,
   /**
@@ -78,6 +87,8 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /** The close reason of a heartbeat timeout (Deno's wording, which the other runtimes match). */
 export const HEARTBEAT_TIMEOUT_REASON = 'No response from ping frame.';
+/** The close reason of close code 4001. */
+export const TOKEN_EXPIRED_REASON = 'token expired';
 /** The close reason of a graceful shutdown. */
 export const SHUTDOWN_REASON = 'server shutting down';
 

@@ -26,16 +26,21 @@ export const PublishFrame = z
   })
   .strict();
 export const PingFrame = z.object({ type: z.literal('ping'), ref: Ref.optional() }).strict();
+/** Replaces the connection's token before its `exp`, so that the connection stays open (§10). */
+export const RefreshFrame = z
+  .object({ type: z.literal('refresh'), token: z.string().min(1).max(16_384), ref: Ref.optional() })
+  .strict();
 
 export const ClientFrame = z
-  .discriminatedUnion('type', [SubscribeFrame, UnsubscribeFrame, PublishFrame, PingFrame])
+  .discriminatedUnion('type', [SubscribeFrame, UnsubscribeFrame, PublishFrame, PingFrame, RefreshFrame])
   .describe('WebSocket frame sent by a client');
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type SubscribeFrame = z.infer<typeof SubscribeFrame>;
 export type UnsubscribeFrame = z.infer<typeof UnsubscribeFrame>;
 export type PublishFrame = z.infer<typeof PublishFrame>;
+export type RefreshFrame = z.infer<typeof RefreshFrame>;
 
-export const CLIENT_FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'ping'] as const;
+export const CLIENT_FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'ping', 'refresh'] as const;
 
 // ---- server -> client -------------------------------------------------------------------------
 
@@ -69,6 +74,14 @@ export const ErrorFrame = z
   .object({ type: z.literal('error'), code: ErrorCode, message: z.string(), ref: Ref.optional() })
   .strict();
 export const PongFrame = z.object({ type: z.literal('pong'), ref: Ref.optional() }).strict();
+/** A `refresh` took effect: the connection now lives until the new token's `exp`. */
+export const RefreshedFrame = z
+  .object({
+    type: z.literal('refreshed'),
+    expiresAt: z.number().int().positive().optional().describe("The new token's `exp`, in ms since the epoch; absent when it has none"),
+    ref: Ref.optional(),
+  })
+  .strict();
 export const ResetFrame = z
   .object({
     type: z.literal('reset'),
@@ -87,6 +100,7 @@ export const ServerFrame = z
     AckFrame,
     ErrorFrame,
     PongFrame,
+    RefreshedFrame,
     ResetFrame,
   ])
   .describe('WebSocket frame sent by a server');
@@ -95,3 +109,4 @@ export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type ResetFrame = z.infer<typeof ResetFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 export type AckFrame = z.infer<typeof AckFrame>;
+export type RefreshedFrame = z.infer<typeof RefreshedFrame>;

@@ -67,6 +67,7 @@ describe('config', () => {
         workers: 1,
         redis: undefined,
         auth: undefined,
+        metricsToken: undefined,
       },
     });
   });
@@ -74,9 +75,21 @@ describe('config', () => {
   it('turns on JWT auth when a secret is given, refusing short secrets', () => {
     const secret = 'x'.repeat(32);
     const on = parseConfig({ AUTH_JWT_SECRET: secret, AUTH_JWT_ISSUER: 'me' });
-    expect(on.ok && on.config.auth).toEqual({ jwtSecret: secret, issuer: 'me', audience: undefined });
+    expect(on.ok && on.config.auth).toEqual({ jwtSecret: secret, jwksUrl: undefined, issuer: 'me', audience: undefined, requireExp: false });
     const short = parseConfig({ AUTH_JWT_SECRET: 'short' });
     expect(!short.ok && short.message).toMatch(/AUTH_JWT_SECRET=<redacted>: must be at least 32/);
+  });
+
+  it('turns on JWT auth with a JWKS URL alone; AUTH_REQUIRE_EXP needs JWT auth; METRICS_TOKEN is redacted', () => {
+    const jwks = parseConfig({ AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json', AUTH_REQUIRE_EXP: 'true', METRICS_TOKEN: 'm'.repeat(16) });
+    expect(jwks.ok && jwks.config.auth).toMatchObject({ jwtSecret: undefined, jwksUrl: 'http://127.0.0.1:9/jwks.json', requireExp: true });
+    expect(jwks.ok && jwks.config.metricsToken).toBe('m'.repeat(16));
+    const alone = parseConfig({ AUTH_REQUIRE_EXP: '1' });
+    expect(!alone.ok && alone.message).toMatch(/AUTH_REQUIRE_EXP="1": needs AUTH_JWT_SECRET or AUTH_JWKS_URL/);
+    const bad = parseConfig({ AUTH_JWKS_URL: 'ftp://x', AUTH_REQUIRE_EXP: 'yes', METRICS_TOKEN: 'short' });
+    expect(!bad.ok && bad.message).toMatch(/AUTH_JWKS_URL="ftp:\/\/x": must be an http/);
+    expect(!bad.ok && bad.message).toMatch(/AUTH_REQUIRE_EXP="yes": must be true, false, 1 or 0/);
+    expect(!bad.ok && bad.message).toMatch(/METRICS_TOKEN=<redacted>: must be at least 16/);
   });
 
   it('names every bad variable in one message', () => {

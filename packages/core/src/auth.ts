@@ -3,6 +3,11 @@ import type { ConnectionTransport } from '@relaykit/contracts';
 /** Who is connected, as the auth hook decided. `id` appears in logs; the rest is the hook's own. */
 export interface Principal {
   id: string;
+  /**
+   * When the credentials end, in ms since the epoch (a JWT's `exp`): a WebSocket is closed with
+   * 4001 then unless refreshed, an SSE stream ends with `token_expired`, a held poll is answered.
+   */
+  expiresAt?: number;
   [claim: string]: unknown;
 }
 
@@ -16,7 +21,8 @@ export interface AuthRequest {
 
 /**
  * The auth hook: decides who may connect, subscribe and publish. Every method may be async.
- * Returning null from `authenticate` answers 401; false from a topic check answers 403.
+ * Returning null from `authenticate` answers 401 unauthorized (a thrown RelayError answers its own
+ * code, e.g. token_expired); false from a topic check answers 403.
  */
 export interface AuthHooks {
   authenticate(request: AuthRequest): Principal | null | Promise<Principal | null>;

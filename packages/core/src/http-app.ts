@@ -2,6 +2,7 @@ import { type HealthResponse, PollQuery, type PublishResponse, PublishRequest } 
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Principal } from './auth.js';
+import { bearerCheck } from './bearer-check.js';
 import { RelayError, errorResponse } from './errors.js';
 import { handshakeOf } from './handshake.js';
 import { CORS_OPTIONS, json } from './http-util.js';
@@ -53,7 +54,13 @@ export function createHttpApp(host: HttpHost): Hono {
     };
     return json(body, body.status === 'ok' ? 200 : 503);
   });
-  app.get('/metrics', () => new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }));
+  const metricsAllowed = host.config.metricsToken ? bearerCheck(host.config.metricsToken) : undefined;
+  app.get('/metrics', async (c) => {
+    if (metricsAllowed && !(await metricsAllowed(c.req.header('authorization') ?? null))) {
+      throw new RelayError('unauthorized', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer' });
+    }
+    return new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
+  });
   // GET is an SSE stream, served before the app.
   app.all(SSE_PATH, methodNotAllowed('GET'));
   app.all(WS_PATH, () => {
@@ -104,7 +111,9 @@ async function poll(host: HttpHost, request: Request, topic: string): Promise<Re
   host.metrics.connections.poll++;
   host.polls.add(waiter);
   try {
-    const answer = await waiter.run(query.data.after, query.data.wait * 1000, request.signal);
+    // A poll is answered by its token's exp at the latest; the next one is refused token_expired.
+    const waitMs = Math.min(query.data.wait * 1000, principal.expiresAt === undefined ? Infinity : Math.max(0, principal.expiresAt - Date.now()));
+    const answer = await waiter.run(query.data.after, waitMs, request.signal);
     return json(answer, 200, { 'cache-control': 'no-store' });
   } finally {
     waiter.close();

@@ -12,7 +12,7 @@ import { MemoryBroker } from './memory-broker.js';
 import { Metrics } from './metrics.js';
 import type { PollWaiter } from './poll.js';
 import { RedisBroker } from './redis-broker.js';
-import { type Route, routeOf } from './routes.js';
+import { type Route, WS_PATH, routeOf } from './routes.js';
 import type { Session } from './session-host.js';
 import { SetFanout } from './set-fanout.js';
 import { SseSession } from './sse-session.js';
@@ -68,7 +68,7 @@ export class Relay implements HttpHost {
     this.metrics = new Metrics(() => this.hub.topicCount, () => this.broker.historyStats());
     this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics, config.maxBufferedBytes);
     const jwt = config.auth;
-    this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, issuer: jwt.issuer, audience: jwt.audience }) : allowAll);
+    this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, jwksUrl: jwt.jwksUrl, issuer: jwt.issuer, audience: jwt.audience, requireExp: jwt.requireExp }) : allowAll);
     this.demo = options.demo;
     this.http = createHttpApp(this);
   }
@@ -126,6 +126,12 @@ export class Relay implements HttpHost {
     return principal;
   }
 
+  authenticateToken(token: string): Promise<Principal> {
+    const url = new URL(WS_PATH, 'http://relaykit.invalid');
+    const authorization = `Bearer ${token}`;
+    return this.principalOf({ url, header: (name) => (name === 'authorization' ? authorization : null) }, 'ws');
+  }
+
   authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal> {
     return this.principalOf(handshakeOf(request), transport);
   }
@@ -158,7 +164,7 @@ export class Relay implements HttpHost {
     }
     // The header wins over the query parameter: EventSource sets it on every reconnect.
     const lastEventId = request.header('last-event-id') ?? request.url.searchParams.get('lastEventId') ?? undefined;
-    const session = new SseSession(this, topics, lastEventId === '' ? undefined : lastEventId);
+    const session = new SseSession(this, topics, lastEventId === '' ? undefined : lastEventId, principal.expiresAt);
     this.track(session);
     return session;
   }

@@ -1,5 +1,5 @@
 import type { Config, PublishInput, PublishResult } from '@relaykit/contracts';
-import type { AuthHooks } from './auth.js';
+import type { AuthHooks, Principal } from './auth.js';
 import type { Hub, TopicHolder } from './hub.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -29,6 +29,11 @@ export interface SessionHost {
   readonly log: Logger;
   /** Publishes through the broker, counting it (refused while shutting down). */
   publish(topic: string, input: PublishInput): Promise<PublishResult>;
+  /**
+   * Authenticates a WebSocket `refresh` frame's token as if it came in an Authorization header;
+   * throws the RelayError to answer (unauthorized, token_expired, ...).
+   */
+  authenticateToken(token: string): Promise<Principal>;
   /** Called by a session as it closes. */
   forget(session: Session): void;
 }

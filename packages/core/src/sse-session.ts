@@ -10,11 +10,13 @@ import {
   encodeSseRetry,
 } from '@relaykit/contracts';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
+import { expiryTimer } from './expiry.js';
 import type { Session, SessionHost } from './session-host.js';
 
 const utf8 = new TextEncoder();
 const KEEPALIVE = utf8.encode(encodeSseComment(SSE_KEEPALIVE_COMMENT));
 const RESUME_REQUIRED = utf8.encode(encodeSseEvent({ event: 'error', data: JSON.stringify({ code: 'resume_required' }) }));
+const TOKEN_EXPIRED = utf8.encode(encodeSseEvent({ event: 'error', data: JSON.stringify({ code: 'token_expired' }) }));
 /** The opening comment and retry hint, encoded once per retry value: every stream sends the same bytes. */
 let preamble: { retryMs: number; bytes: Uint8Array } | undefined;
 function preambleFor(retryMs: number): Uint8Array {
@@ -37,17 +39,21 @@ export class SseSession implements Session, BacklogSink {
   readonly transport = 'sse' as const;
   closed = false;
   private sink: SseSink | undefined;
+  private cancelExpiry: () => void = () => {};
 
   constructor(
     private readonly host: SessionHost,
     readonly topics: readonly string[],
     private readonly lastEventId: string | undefined,
+    /** The token's end (ms since the epoch): the stream ends there with `token_expired`. */
+    private readonly expiresAt?: number,
   ) {}
 
   /** Call when the stream can take bytes: sends the preamble, the replay, then goes live. */
   async start(sink: SseSink): Promise<void> {
     this.sink = sink;
     sink.write(preambleFor(this.host.config.sseRetryMs));
+    this.cancelExpiry = expiryTimer(this.expiresAt, () => this.expire());
     let join;
     try {
       join = await this.host.hub.join(this, this.topics, this.lastEventId);
@@ -114,6 +120,12 @@ export class SseSession implements Session, BacklogSink {
     this.end();
   }
 
+  /** The token reached its `exp`: say so, then end (the client reconnects with a new token and resumes). */
+  private expire(): void {
+    if (this.sink && !this.closed) this.sink.write(TOKEN_EXPIRED);
+    this.end();
+  }
+
   /** Server-side end (shutdown, slow consumer): the client's EventSource reconnects and resumes. */
   end(): void {
     if (this.closed) return;
@@ -125,6 +137,7 @@ export class SseSession implements Session, BacklogSink {
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelExpiry();
     this.host.forget(this);
     for (const topic of this.topics) this.host.hub.leave(this, topic);
   }

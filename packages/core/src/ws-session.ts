@@ -4,9 +4,11 @@ import {
   CloseCode,
   HEARTBEAT_TIMEOUT_REASON,
   SHUTDOWN_REASON,
+  TOKEN_EXPIRED_REASON,
   type EncodedEvent,
   type ErrorCode,
   type PublishFrame,
+  type RefreshFrame,
   type SendResult,
   type ServerFrame,
   type SubscribeFrame,
@@ -17,6 +19,7 @@ import {
 import type { Principal } from './auth.js';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
 import { RelayError, asRelayError } from './errors.js';
+import { expiryTimer } from './expiry.js';
 import { nestsDeeperThan } from './json-depth.js';
 import type { Session, SessionHost } from './session-host.js';
 import { codeForIssues, describeIssues, rawJson, utf8Length } from './validate.js';
@@ -42,17 +45,19 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
   closed = false;
   /** Cleared at each heartbeat ping, set by the pong (or any frame). */
   alive = true;
+  private cancelExpiry: () => void = () => {};
 
   constructor(
     private readonly host: SessionHost,
     readonly peer: P,
-    private readonly principal: Principal,
+    private principal: Principal,
     readonly id: string,
   ) {}
 
   /** Call once the socket is open. */
   open(): void {
     const { config } = this.host;
+    this.cancelExpiry = expiryTimer(this.principal.expiresAt, () => this.expire());
     this.send({
       type: 'welcome',
       version: PROTOCOL_VERSION,
@@ -133,6 +138,13 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     return this.topics.has(topic);
   }
 
+  /** The token reached its `exp` without a refresh: 4001, so that the client gets a new one. */
+  private expire(): void {
+    if (this.closed) return;
+    this.peer.close(CloseCode.tokenExpired, TOKEN_EXPIRED_REASON);
+    this.onClose();
+  }
+
   /** The broker may have lost events of a topic this connection holds: 4009, so that it resumes. */
   resumeRequired(): void {
     this.peer.close(CloseCode.resumeRequired, 'resume required: events may have been missed');
@@ -176,7 +188,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
       const ref = refOf(raw);
       const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
       if (typeof type !== 'string' || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
-        this.error('bad_request', `unknown frame type ${JSON.stringify(type ?? null)}; expected subscribe, unsubscribe, publish or ping`, ref);
+        this.error('bad_request', `unknown frame type ${JSON.stringify(type ?? null)}; expected ${CLIENT_FRAME_TYPES.join(', ')}`, ref);
       } else {
         this.error(codeForIssues(parsed.error.issues), describeIssues(parsed.error.issues), ref);
       }
@@ -197,6 +209,9 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
       case 'publish':
         this.publish(frame).catch((error) => this.fail(error, frame.ref));
         return;
+      case 'refresh':
+        this.refresh(frame).catch((error) => this.fail(error, frame.ref));
+        return;
     }
   }
 
@@ -210,17 +225,20 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
   }
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {
+    const principal = this.principal;
     const fresh = [...new Set(frame.topics)].filter((topic) => !this.topics.has(topic));
     const max = this.host.config.maxTopicsPerConnection;
     if (this.topics.size + fresh.length > max) {
       throw new RelayError('too_many_topics', `a connection may hold at most ${max} topics (MAX_TOPICS_PER_CONNECTION)`);
     }
     for (const topic of fresh) {
-      if (!(await this.host.auth.canSubscribe(this.principal, topic))) {
+      if (!(await this.host.auth.canSubscribe(principal, topic))) {
         throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
       }
     }
     if (this.closed) return;
+    // A refresh replaced the token during the checks: check again against the new one.
+    if (principal !== this.principal) return this.subscribe(frame);
     for (const topic of fresh) this.topics.add(topic);
     let join;
     try {
@@ -257,10 +275,40 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     }
   }
 
+  /**
+   * Replaces the token: the connection then lives until the new `exp`, and drops (with an
+   * `unsubscribed` frame carrying the refresh's ref) the topics the new token does not grant. A
+   * refused refresh leaves the old token, and its `exp`, in place.
+   */
+  private async refresh(frame: RefreshFrame): Promise<void> {
+    const next = await this.host.authenticateToken(frame.token);
+    // A refresh extends a session; it must not turn it into somebody else's.
+    if (next.id !== this.principal.id) throw new RelayError('forbidden', 'a refresh token must be for the same subject (sub) as the connection');
+    // Until every held topic is checked: a subscribe may add one while a check awaits.
+    const checked = new Set<string>();
+    const dropped: string[] = [];
+    for (let pending = [...this.topics]; pending.length > 0; pending = [...this.topics].filter((t) => !checked.has(t))) {
+      for (const topic of pending) {
+        checked.add(topic);
+        if (!(await this.host.auth.canSubscribe(next, topic))) dropped.push(topic);
+      }
+    }
+    if (this.closed) return;
+    this.principal = next;
+    this.cancelExpiry();
+    this.cancelExpiry = expiryTimer(next.expiresAt, () => this.expire());
+    const ref = frame.ref === undefined ? {} : { ref: frame.ref };
+    const left = dropped.filter((topic) => this.topics.delete(topic));
+    for (const topic of left) this.host.hub.leave(this, topic);
+    if (left.length > 0) this.send({ type: 'unsubscribed', topics: left, ...ref });
+    this.send({ type: 'refreshed', ...(next.expiresAt === undefined ? {} : { expiresAt: next.expiresAt }), ...ref });
+  }
+
   /** The socket closed (either side). Frees every topic; safe to call more than once. */
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelExpiry();
     this.host.forget(this);
     for (const topic of this.topics) this.host.hub.leave(this, topic);
     this.topics.clear();

@@ -22,6 +22,7 @@ function host(env: Record<string, string> = {}): SessionHost & { forgotten: Sess
     log: silent,
     publish: (topic: string, input: PublishInput) => broker.publish(topic, input),
     forget: (session: Session) => forgotten.push(session),
+    authenticateToken: () => Promise.reject(new Error('no token auth in this host')),
     forgotten,
   };
 }
