@@ -18,8 +18,16 @@ export class RelayKitError extends Error {
   /** Whether trying again (with the same key) can help. */
   get retryable(): boolean {
     if (this.code === 'network' || this.code === 'timeout' || this.code === 'open_timeout' || this.code === 'bad_response') return true;
-    // token_expired: the next try gets a new token.
-    return this.code === 'shutting_down' || this.code === 'too_many_connections' || this.code === 'internal' || this.code === 'token_expired';
+    // token_expired: the next try gets a new token. The *_unavailable codes are outages of the
+    // server's broker or key set, which end by themselves (or on another instance).
+    return (
+      this.code === 'shutting_down' ||
+      this.code === 'too_many_connections' ||
+      this.code === 'internal' ||
+      this.code === 'token_expired' ||
+      this.code === 'broker_unavailable' ||
+      this.code === 'auth_unavailable'
+    );
   }
 }
 

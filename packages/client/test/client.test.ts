@@ -253,6 +253,26 @@ describe('HTTP publish', () => {
   });
 });
 
+describe('HTTP publish during an outage', () => {
+  test('503 broker_unavailable and auth_unavailable are retried with the same key', async () => {
+    const keys: string[] = [];
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'poll',
+      autoConnect: false,
+      fetch: async (_url, init) => {
+        keys.push((JSON.parse(String(init?.body)) as { key: string }).key);
+        if (keys.length === 1) return json({ error: { code: 'broker_unavailable', message: 'redis down' } }, 503);
+        if (keys.length === 2) return json({ error: { code: 'auth_unavailable', message: 'jwks down' } }, 503);
+        return json({ id: 'e-9', duplicate: false });
+      },
+    });
+    expect(await c.publish('t', 'x', 1)).toBe('e-9');
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+  });
+});
+
 describe('page visibility', () => {
   test('pauses while hidden and resumes, with replay, when visible', async () => {
     const listeners: (() => void)[] = [];

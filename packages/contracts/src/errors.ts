@@ -20,6 +20,7 @@ export const ErrorCode = z
     'too_many_connections', // over MAX_CONNECTIONS
     'shutting_down',
     'broker_unavailable', // the broker (Redis) cannot be reached; retry later or elsewhere
+    'auth_unavailable', // the token keys (AUTH_JWKS_URL) cannot be fetched; retry later
     'internal',
   ])
   .describe('Error code');
@@ -50,6 +51,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   too_many_connections: 503,
   shutting_down: 503,
   broker_unavailable: 503,
+  auth_unavailable: 503,
   internal: 500,
 };
 

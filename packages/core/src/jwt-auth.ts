@@ -55,7 +55,13 @@ function keysOf(options: JwtAuthOptions): { key: JWTVerifyGetKey; algorithms: st
   const algorithms = [...(secret ? ['HS256'] : []), ...(jwks ? ['ES256', 'RS256'] : [])];
   const key: JWTVerifyGetKey = (header, token) => {
     if (header.alg === 'HS256' && secret) return secret;
-    if (jwks) return jwks(header, token);
+    // A key set that cannot be fetched is the server's outage, not the client's bad token: 503, so
+    // that clients retry rather than fetch a new token. An unknown `kid` stays a 401.
+    if (jwks)
+      return jwks(header, token).catch((error: unknown) => {
+        if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+        throw new RelayError('auth_unavailable', 'the token keys (AUTH_JWKS_URL) cannot be fetched: retry later', {}, { cause: error });
+      });
     // jwtVerify checked `alg` against `algorithms` already; this is unreachable for a listed one.
     throw new errors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
   };
@@ -82,6 +88,7 @@ export function jwtAuth(options: JwtAuthOptions): AuthHooks {
           ...(options.audience ? { audience: options.audience } : {}),
         }));
       } catch (error) {
+        if (error instanceof RelayError) throw error;
         if (error instanceof errors.JWTExpired) throw new RelayError('token_expired', 'the token has expired: get a new one', EXPIRED);
         return null;
       }

@@ -96,6 +96,20 @@ describe('jwtAuth with a JWKS (ES256, RS256)', () => {
     expect(await auth.authenticate(request(await sign({})))).toBeNull();
   });
 
+  it('answers 503 auth_unavailable while the key set cannot be fetched, and recovers when it can', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/jwks.json`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const down = jwtAuth({ jwksUrl: deadUrl });
+    const token = await signWith('ES256', 'ec1', keys.ec!);
+    await expect(down.authenticate(request(token))).rejects.toMatchObject({ code: 'auth_unavailable', status: 503 });
+    // An unknown kid on a reachable set is the client's problem, still a plain refusal.
+    const up = jwtAuth({ jwksUrl });
+    expect(await up.authenticate(request(await signWith('ES256', 'nope', keys.ec!)))).toBeNull();
+    expect(await up.authenticate(request(token))).toMatchObject({ id: 'u2' });
+  });
+
   it('takes both HS256 (secret) and the JWKS when both are configured', async () => {
     const auth = jwtAuth({ secret, jwksUrl });
     expect(await auth.authenticate(request(await sign({})))).toMatchObject({ id: 'u1' });
