@@ -7,6 +7,7 @@ import { type TransportOption, TransportSelector, transportCandidates } from './
 import { openEventSource, openSse } from './sse.js';
 import { type ResetInfo, type Transport, type TransportContext, type TransportHooks, type TransportKind, authHeaders } from './transport.js';
 import { expiryOf, refreshDelay } from './token.js';
+import { UrlRotation, clusterUrls } from './urls.js';
 import { openWs } from './ws.js';
 
 /** Event type -> data type, for typed handlers and publishes. */
@@ -22,6 +23,8 @@ export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 
 export interface StateChange {
   state: ConnectionState;
   transport: TransportKind;
+  /** The base URL in use (or about to be tried). */
+  url: string;
   /** Consecutive failed attempts so far (0 once a connection stayed healthy). */
   attempt: number;
   /** For `reconnecting`: how long until the next attempt. */
@@ -51,8 +54,13 @@ export interface ClientEvents<E extends EventMap = EventMap> {
 }
 
 export interface ClientOptions {
-  /** Server base URL, e.g. http://localhost:8080. Default: the page's origin. */
-  url?: string;
+  /**
+   * Server base URL, e.g. http://localhost:8080, or the URLs of one cluster (instances on one
+   * broker): the client starts at a random one and moves to the next on every failure or drop,
+   * resuming from the last id; it backs off only once every URL failed in a row. Default: the
+   * page's origin.
+   */
+  url?: string | readonly string[];
   /** 'auto' (SSE, then WebSocket, then long polling), one transport, or an ordered list. */
   transport?: TransportOption;
   /** Bearer token: a header on SSE, publish and polls, `?token=` on WebSocket and EventSource. */
@@ -93,6 +101,7 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   WebSocket?: typeof WebSocket;
   EventSource?: typeof EventSource;
+  /** Randomness for the backoff jitter and the starting URL. Default Math.random. */
   random?: () => number;
 }
 
@@ -116,8 +125,8 @@ function randomKey(): string {
  * heartbeat checks and idempotent publishing. See the package README.
  */
 export class RelayClient<E extends EventMap = EventMap> {
-  readonly url: string;
   private readonly options: ClientOptions;
+  private readonly rotation: UrlRotation;
   private readonly resume = new ResumeState();
   private readonly selector: TransportSelector;
   private readonly listeners = new Map<string, Set<Handler<never>>>();
@@ -151,9 +160,7 @@ export class RelayClient<E extends EventMap = EventMap> {
   constructor(options: ClientOptions = {}) {
     this.options = options;
     const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
-    const url = options.url ?? origin;
-    if (!url) throw new Error('relaykit: give `url` (no page origin to default to)');
-    this.url = url.replace(/\/+$/, '');
+    this.rotation = new UrlRotation(clusterUrls(options.url, origin), options.random ?? Math.random);
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     const transport = options.transport ?? 'auto';
@@ -168,6 +175,16 @@ export class RelayClient<E extends EventMap = EventMap> {
     for (const topic of options.topics ?? []) this.addTopic(topic);
     if (options.pauseWhenHidden) this.watchVisibility();
     if (options.autoConnect !== false) this.connect();
+  }
+
+  /** The base URL in use (or about to be tried). */
+  get url(): string {
+    return this.rotation.current;
+  }
+
+  /** Every base URL given, in the order given. */
+  get urls(): readonly string[] {
+    return this.rotation.urls;
   }
 
   /** The transport in use (or about to be tried). */
@@ -246,17 +263,21 @@ export class RelayClient<E extends EventMap = EventMap> {
     const key = options.key ?? randomKey();
     const deadline = Date.now() + (this.options.publishTimeoutMs ?? 30_000);
     let lastError: RelayKitError | undefined;
+    let url = this.url;
     for (let attempt = 1; ; attempt++) {
       if (this.state === 'closed') throw new RelayKitError('closed', 'client closed');
       try {
-        return await this.publishOnce(topic, type, data, key);
+        return await this.publishOnce(topic, type, data, key, url);
       } catch (error) {
         const failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
         if (!failure.retryable) throw failure;
         if (failure.code === 'token_expired') this.currentToken = undefined; // the retry gets a new one
         lastError = failure;
       }
-      const delay = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 }, this.options.random);
+      // The same key on the next instance: the broker they share answers a stored one as a duplicate.
+      url = this.rotation.after(url);
+      const round = this.rotation.fullRounds(attempt);
+      const delay = round === 0 ? 0 : backoffDelay(round, { baseMs: 200, maxMs: 5_000 }, this.options.random);
       if (Date.now() + delay > deadline) {
         throw new RelayKitError('timeout', `publish not acknowledged in time (last error: ${lastError?.message})`);
       }
@@ -264,7 +285,8 @@ export class RelayClient<E extends EventMap = EventMap> {
     }
   }
 
-  private async publishOnce(topic: string, type: string, data: unknown, key: string): Promise<string> {
+  /** Over the open WebSocket if there is one, else over HTTP to `url`. */
+  private async publishOnce(topic: string, type: string, data: unknown, key: string, url: string): Promise<string> {
     const ackTimeoutMs = this.options.ackTimeoutMs ?? 5_000;
     const transport = this.transportImpl;
     if (transport?.publish && this.opened) {
@@ -288,7 +310,7 @@ export class RelayClient<E extends EventMap = EventMap> {
     const token = reuse ? this.currentToken : await this.token();
     let response: Response;
     try {
-      response = await this.fetchImpl(`${this.url}/v1/topics/${encodeURIComponent(topic)}/events`, {
+      response = await this.fetchImpl(`${url}/v1/topics/${encodeURIComponent(topic)}/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...authHeaders(token) },
         body: JSON.stringify({ type, data, key }),
@@ -353,7 +375,7 @@ export class RelayClient<E extends EventMap = EventMap> {
 
   private setState(state: ConnectionState, extra: Partial<StateChange> = {}): void {
     this.state = state;
-    this.emit('state', { state, transport: this.selector.current, attempt: this.attempt, ...extra });
+    this.emit('state', { state, transport: this.selector.current, url: this.url, attempt: this.attempt, ...extra });
   }
 
   private async token(): Promise<string | undefined> {
@@ -456,7 +478,7 @@ export class RelayClient<E extends EventMap = EventMap> {
     this.topicsLive = new Set(topics);
     const hooks = this.hooks(generation, kind);
     const ctx: TransportContext = {
-      baseUrl: this.url,
+      baseUrl: this.rotation.current,
       topics,
       resume: this.resume,
       token,
@@ -571,6 +593,7 @@ export class RelayClient<E extends EventMap = EventMap> {
         }
         if (error.code === 'unauthorized' || error.code === 'forbidden' || error.code === 'token_expired' || error.status === 400) this.emit('error', error);
         // An HTTP answer (401, 403, 503...) means this transport reached the server: switching would not help.
+        // Transports fall back on one URL; when none opens there, or the connection was lost, the next URL.
         if (!wasOpen && error.status === undefined) {
           const before = this.selector.current;
           const { switched } = this.selector.failedBeforeOpen(kind, error.message);
@@ -581,7 +604,9 @@ export class RelayClient<E extends EventMap = EventMap> {
           }
         }
         this.attempt++;
-        const delayMs = backoffDelay(this.attempt, this.options.backoff, this.options.random);
+        this.rotation.advance();
+        const round = this.rotation.fullRounds(this.attempt);
+        const delayMs = round === 0 ? 0 : backoffDelay(round, this.options.backoff, this.options.random);
         this.setState('reconnecting', { delayMs, reason: error.message });
         this.timers.retry = setTimeout(() => void this.attemptConnection(), delayMs);
       },

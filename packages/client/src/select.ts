@@ -24,7 +24,8 @@ export function transportCandidates(option: TransportOption, features: PlatformF
  * is "proven" and kept through later drops (a server restart is no reason to change). One that
  * fails before it ever opened (upgrade blocked, stream buffered so its opening comment never
  * came) hands over to the next candidate at once; when every candidate has failed the client
- * backs off and starts again from the best.
+ * starts again from the best, on the next URL when it has several (backing off once every URL has
+ * failed in a row).
  */
 export class TransportSelector {
   private index = 0;

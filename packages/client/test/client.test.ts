@@ -2,30 +2,7 @@ import { SSE_KEEPALIVE_COMMENT, SSE_OPEN_COMMENT } from '@relaykit/contracts';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type RelayClient, RelayKitError, type StateChange, createClient } from '../src/index.ts';
 import { KEEPALIVE_COMMENT, OPEN_COMMENT } from '../src/sse.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(5);
-  }
-}
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-
-/** An SSE response whose bytes the test writes. */
-function sseStream() {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-  const utf8 = new TextEncoder();
-  return {
-    response: new Response(body, { headers: { 'content-type': 'text/event-stream' } }),
-    write: (text: string) => controller.enqueue(utf8.encode(text)),
-    end: () => controller.close(),
-  };
-}
-const envelope = (id: string, topic = 't') => ({ id, topic, type: 'x', data: { id }, time: 1 });
-const sseEvent = (id: string, topic = 't') => `id: ${id}\nevent: x\ndata: ${JSON.stringify(envelope(id, topic))}\n\n`;
+import { FakeSocket, envelope, json, sleep, sseEvent, sseStream, until } from './fakes.ts';
 
 let clients: RelayClient[] = [];
 afterEach(() => {
@@ -125,38 +102,6 @@ describe('SSE over fetch', () => {
     expect(reasons[0]).toMatch(/silent for 330 ms/);
   });
 });
-
-/** A WebSocket stand-in driven by the test. */
-class FakeSocket {
-  static instances: FakeSocket[] = [];
-  static refuse = false;
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: ((e: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.instances.push(this);
-    setTimeout(() => {
-      if (FakeSocket.refuse) return this.onclose?.({ code: 1006, reason: '' });
-      this.readyState = 1;
-      this.receive({ type: 'welcome', version: '1', connectionId: 'c', heartbeatMs: 1000, historySize: 10, maxMessageBytes: 1000, maxTopics: 10, position: 'p-0', server: 'fake' });
-    }, 1);
-  }
-  send(text: string) {
-    this.sent.push(JSON.parse(text));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  receive(frame: unknown) {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  drop() {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006, reason: '' });
-  }
-}
 
 describe('WebSocket', () => {
   afterEach(() => {
