@@ -167,8 +167,9 @@ function charts(v: ClusterView, chartDir: string): Record<string, string> {
     const cats = v.broker.map((m) => `repeat ${m.repeat}`);
     writeFileSync(
       join(chartDir, 'cluster-broker.svg'),
-      barChart({ title: 'Broker path: acked publishes/s on one Redis, no subscribers', xLabel: 'repeat', yLabel: 'acked publishes/s', width: 760 }, cats, [
-        { name: 'acked publishes/s', values: v.broker.map((m) => m.figures.ackedPerS ?? Number.NaN) },
+      barChart({ title: 'Broker path: acked publishes/s on one Redis, no subscribers', xLabel: 'repeat', yLabel: 'acked publishes/s', width: 900 }, cats, [
+        ...RUNTIMES.filter((rt) => v.broker.some((m) => m.figures[`ackedPerS_${rt}`] !== undefined)).map((rt) => ({ name: `via relaykit ${rt}`, values: v.broker.map((m) => m.figures[`ackedPerS_${rt}`] ?? Number.NaN) })),
+        { name: 'all three', values: v.broker.map((m) => m.figures.ackedPerS ?? Number.NaN) },
         { name: `target ${f0(CLUSTER_TARGETS.brokerPerS)}/s`, values: v.broker.map(() => CLUSTER_TARGETS.brokerPerS) },
       ]),
     );
@@ -197,7 +198,8 @@ export function clusterSection(run: LoadRun, chartDir: string, rel: (name: strin
     `Run ${run.startedAt} → ${run.finishedAt} (${run.profile} profile), ${repeats} repeat${repeats > 1 ? 's' : ''}; load average (1 min) at the start of each configuration ${loads.length ? `${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}` : '—'}. ` +
       `Each configuration is a fresh server holding ${f0(Number(p.subscribers))} WebSocket subscribers on one topic, driven by ${p.loadWorkers ?? '?'} load workers: in memory, on one Redis (redis-server started by the runner, no persistence) with WORKERS=1, and with WORKERS=${v.workersN} (SO_REUSEPORT, CPU and RSS over the process tree); the peers on the same Redis. ` +
       `Paced: ${p.events ?? '?'} HTTP publishes at ${p.rate ?? '?'}/s (latency, CPU per delivered event). Burst: for ${p.burstS ?? '?'} s, rounds of publishes as fast as they go, each drained by every subscriber before the next (sustained deliveries/s). ` +
-      'Ratios are taken within a repeat; the median of the repeats\' ratios is checked, per-repeat values in brackets.',
+      'Ratios are taken within a repeat; the median of the repeats\' ratios is checked, per-repeat values in brackets.' +
+      (standalone ? '' : ' Its JSON is [load-report-cluster.json](load-report-cluster.json) beside this file.'),
     '',
   );
   push('### Targets (issue 7, cluster)', '', '| target | wanted | measured | |', '|---|---|---|---|');
@@ -228,10 +230,14 @@ export function clusterSection(run: LoadRun, chartDir: string, rel: (name: strin
     push('### Broker path (topics without subscribers)', '');
     push(`${String(v.broker[0]!.params.instances).split(',').join(' + ')} at once on one Redis (one key prefix: one cluster), WebSocket publish frames spread evenly over them, each publisher keeping ${v.broker[0]!.params.window} awaiting their ack, for ${v.broker[0]!.params.durationS} s; every ack is a publish Redis ran (idempotency, id, XADD, PUBLISH).`, '');
     const rts = RUNTIMES.filter((rt) => v.broker.some((m) => m.figures[`cores_${rt}`] !== undefined));
-    push(`| repeat | publishers × window | acked publishes/s | server µs/publish (3 servers) | ${rts.map((rt) => `${rt} cores`).join(' | ')} | Redis µs/publish | Redis cores | driver cores | errors |`, `|---|---|---|---|${rts.map(() => '---|').join('')}---|---|---|---|`);
+    push(
+      `| repeat | publishers × window | acked publishes/s | server µs/publish (all) | ${rts.map((rt) => `${rt}: acked/s, µs/publish, cores`).join(' | ')} | Redis µs/publish | Redis cores | driver cores | errors |`,
+      `|---|---|---|---|${rts.map(() => '---|').join('')}---|---|---|---|`,
+    );
     for (const m of v.broker) {
       const f = m.figures;
-      push(`| ${m.repeat} | ${m.params.publishers} × ${m.params.window} | ${f0(f.ackedPerS)} | ${f1(f.usPerPublish, 1)} | ${rts.map((rt) => f1(f[`cores_${rt}`], 2)).join(' | ')} | ${f1(f.redisUsPerPublish, 1)} | ${f1(f.redisCores, 2)} | ${f1(m.driver.cpuCores, 2)} | ${Object.values(m.errors).reduce((a, b) => a + b, 0)} |`);
+      const own = (rt: string) => `${f0(f[`ackedPerS_${rt}`])}, ${f1(f[`usPerPublish_${rt}`], 1)}, ${f1(f[`cores_${rt}`], 2)}`;
+      push(`| ${m.repeat} | ${m.params.publishers} × ${m.params.window} | ${f0(f.ackedPerS)} | ${f1(f.usPerPublish, 1)} | ${rts.map(own).join(' | ')} | ${f1(f.redisUsPerPublish, 1)} | ${f1(f.redisCores, 2)} | ${f1(m.driver.cpuCores, 2)} | ${Object.values(m.errors).reduce((a, b) => a + b, 0)} |`);
     }
     push('');
     if (files.broker) push(`![broker path](${rel(files.broker)})`, '');
@@ -239,7 +245,7 @@ export function clusterSection(run: LoadRun, chartDir: string, rel: (name: strin
   push('### How the cluster figures were measured', '');
   push(
     '- Server CPU: utime+stime from /proc/PID/stat summed over the server\'s process tree (a WORKERS=N supervisor and its workers), during the phase, divided by the events the subscribers received; it includes the publish requests and the Redis client work. Memory: (tree RSS with the subscribers connected − tree RSS before) / connected.',
-    '- Redis CPU: redis-server\'s own run time, from /proc/PID/task/*/schedstat (ns; /proc/PID/stat counts 10 ms ticks, coarser than a paced phase\'s few ms of Redis work). relaykit runs one Lua script per publish (idempotency, id, XADD into the topic\'s history stream, PUBLISH); Centrifugo (no history configured) PUBLISHes; Socket.IO\'s adapter PUBLISHes every broadcast for other servers.',
+    '- Redis CPU: redis-server\'s own run time, from /proc/PID/task/*/schedstat (ns; /proc/PID/stat counts 10 ms ticks, coarser than a paced phase\'s few ms of Redis work). "Redis µs/publish" is a phase\'s Redis CPU less Redis\'s idle rate with the subscribers connected (measured over the settle pause before the phases: housekeeping and the server\'s keepalives; in memory that is all there is), per publish; "Redis cores" is the raw rate. relaykit runs one Lua script per publish (idempotency, id, XADD into the topic\'s history stream, PUBLISH); Centrifugo (no history configured) PUBLISHes; Socket.IO\'s adapter PUBLISHes every broadcast for other servers.',
     '- Peers: Centrifugo v6 with `engine.type: "redis"`, `engine.redis.address`, a key prefix per configuration; Socket.IO 4 with @socket.io/redis-adapter on node-redis (load/peers/socketio-server.ts with REDIS_URL).',
   );
   push('');

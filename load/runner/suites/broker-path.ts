@@ -23,11 +23,15 @@ export async function brokerPath(env: SuiteEnv, defs: TargetDef[], redis: RedisU
   const prefix = `lb${repeat}:`;
   const servers: Array<{ def: TargetDef; server: RunningServer; sampler: Sampler }> = [];
   try {
-    for (const def of defs) {
-      const server = await startServer(def, { redis: { url: redis.url, prefix }, workers: 1 });
-      state.running.add(server);
-      servers.push({ def, server, sampler: new Sampler(server.pid, 250, true) });
-    }
+    // Started together (each start is mostly the runtime loading its modules); any that did not start fails the phase.
+    const started = await Promise.allSettled(defs.map((def) => startServer(def, { redis: { url: redis.url, prefix }, workers: 1 })));
+    started.forEach((r, i) => {
+      if (r.status !== 'fulfilled') return;
+      state.running.add(r.value);
+      servers.push({ def: defs[i]!, server: r.value, sampler: new Sampler(r.value.pid, 250, true) });
+    });
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     const publishers = servers.length * pool.size * c.brokerConns;
     state.log(`broker path #${repeat}: ${defs.map((d) => d.id).join(' + ')} on one Redis, ${publishers} WebSocket publishers × ${c.brokerWindow} in flight, topics without subscribers, ${c.brokerS} s`);
     // The workers' CPU is reported per snapshot (since the one before): add up every snapshot's.
@@ -39,17 +43,17 @@ export async function brokerPath(env: SuiteEnv, defs: TargetDef[], redis: RedisU
     };
     await take(true);
     driverUs = 0;
-    const started = Date.now();
+    const t0 = Date.now();
     const cpu0 = servers.map((s) => treeCpuMs(s.server.pid));
     const redis0 = redis.cpuMs();
     const runs = servers.map(({ def, server }) =>
-      pool.run('throughput', new Map(Array.from({ length: pool.size }, (_, i) => [i, { base: server.base, protocol: def.protocol, connections: c.brokerConns, topic: `bp-${def.runtime}-${i}`, window: c.brokerWindow, durationMs: c.brokerS * 1000 }]))),
+      pool.run('throughput', new Map(Array.from({ length: pool.size }, (_, i) => [i, { base: server.base, protocol: def.protocol, connections: c.brokerConns, topic: `bp-${def.runtime}-${i}`, window: c.brokerWindow, durationMs: c.brokerS * 1000, tag: def.runtime }]))),
     );
     await state.withProgress(Promise.all(runs.map((r) => r.done)), c.brokerS * 1000 + 30_000, async () => {
       const s = await take(false);
       return `broker path: ${s.counters[M.acked] ?? 0} acked (Redis RSS ${Math.round(redis.rssKb() / 1024)} MB)`;
     });
-    const durationS = (Date.now() - started) / 1000;
+    const durationS = (Date.now() - t0) / 1000;
     const cpu = servers.map((s, i) => treeCpuMs(s.server.pid) - cpu0[i]!);
     const redisMs = redis.cpuMs() - redis0;
     const s = await take(true);
@@ -66,7 +70,9 @@ export async function brokerPath(env: SuiteEnv, defs: TargetDef[], redis: RedisU
       redisRssKb: redis.rssKb(),
     };
     servers.forEach(({ def }, i) => {
-      figures[`cpuMs_${def.runtime}`] = cpu[i]!;
+      const own = s.counters[`${M.acked}_${def.runtime}`] ?? 0;
+      figures[`ackedPerS_${def.runtime}`] = round(own / c.brokerS, 0);
+      figures[`usPerPublish_${def.runtime}`] = round((cpu[i]! * 1000) / Math.max(1, own), 2);
       figures[`cores_${def.runtime}`] = round(cpu[i]! / 1000 / c.brokerS, 2);
     });
     const m: LoadMeasurement = {
@@ -74,7 +80,7 @@ export async function brokerPath(env: SuiteEnv, defs: TargetDef[], redis: RedisU
       scenario: 'broker',
       transport: 'ws',
       repeat,
-      startedAt: new Date(started).toISOString(),
+      startedAt: new Date(t0).toISOString(),
       durationS: round(durationS, 1),
       loadavg1: loadavg,
       params: { instances: defs.map((d) => d.id).join(','), publishers, window: c.brokerWindow, durationS: c.brokerS, loadavgAfter: loadavg1() },
@@ -85,7 +91,8 @@ export async function brokerPath(env: SuiteEnv, defs: TargetDef[], redis: RedisU
       driver: { workers: pool.size, cpuMs: round(driverUs / 1000, 0), cpuCores: round(driverUs / 1e6 / durationS, 2) },
     };
     state.measured(m);
-    state.log(`  ${figures.ackedPerS} acked publishes/s; server ${figures.usPerPublish} µs/publish (${servers.map(({ def }) => `${def.runtime} ${figures[`cores_${def.runtime}`]}`).join(', ')} cores); Redis ${figures.redisUsPerPublish} µs/publish, ${figures.redisCores} cores`);
+    const each = servers.map(({ def: d }) => `${d.runtime} ${figures[`ackedPerS_${d.runtime}`]}/s at ${figures[`usPerPublish_${d.runtime}`]} µs, ${figures[`cores_${d.runtime}`]} cores`);
+    state.log(`  ${figures.ackedPerS} acked publishes/s (${each.join('; ')}); Redis ${figures.redisUsPerPublish} µs/publish, ${figures.redisCores} cores`);
   } catch (error) {
     state.error(`broker path #${repeat}: ${String((error as Error).stack ?? error).slice(0, 1500)}${servers.map((x) => `\n--- ${x.def.id} output ---\n${x.server.output().slice(-800)}`).join('')}`);
   } finally {

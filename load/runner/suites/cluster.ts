@@ -69,6 +69,8 @@ interface Phase {
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+/** Redis CPU of a phase less what it spends idle in that time (never below 0). */
+const aboveIdle = (ms: number, idleMsPerS: number, seconds: number) => Math.max(0, ms - idleMsPerS * seconds);
 const label = (k: Config) => `${k.def.id} ${k.broker}${k.workers > 1 ? ` WORKERS=${k.workers}` : ''}`;
 
 async function fanout(env: SuiteEnv, k: Config, redis: RedisUnderTest, repeat: number, loadavg: number): Promise<void> {
@@ -96,7 +98,11 @@ async function fanout(env: SuiteEnv, k: Config, redis: RedisUnderTest, repeat: n
         return status(ctx, `${s.counters[M.connectOk] ?? 0} connected, ${s.counters[M.connectErrors] ?? 0} failed`);
       });
       const rampS = (Date.now() - rampStart) / 1000;
+      // Redis's CPU while the subscribers sit idle: its own housekeeping plus the server's
+      // keepalives, subtracted from the phases' Redis CPU to leave what the publishes cost it.
+      const idle0 = { at: Date.now(), ms: redis.cpuMs() };
       await sleep(profile.settleMs);
+      const redisIdleMsPerS = (redis.cpuMs() - idle0.ms) / ((Date.now() - idle0.at) / 1000);
       const ramp = await snap(ctx, true, true);
       const rss = ctx.sampler.sample();
       const connected = ramp.counters[M.connectOk] ?? 0;
@@ -109,8 +115,9 @@ async function fanout(env: SuiteEnv, k: Config, redis: RedisUnderTest, repeat: n
         rssKb: rss,
         kbPerConn: round((rss - rssIdle) / Math.max(1, connected), 2),
         redisRssKb: redis.rssKb(),
+        redisIdleCores: round(redisIdleMsPerS / 1000, 4),
       };
-      const phases = [await paced(ctx, redis, connected), await burst(ctx, redis, connected)];
+      const phases = [await paced(ctx, redis, connected, redisIdleMsPerS), await burst(ctx, redis, connected, redisIdleMsPerS)];
       for (const phase of phases) Object.assign(figures, phase.figures);
       subs.stop();
       await Promise.race([subs.done.catch(() => {}), sleep(30_000)]);
@@ -140,7 +147,7 @@ async function fanout(env: SuiteEnv, k: Config, redis: RedisUnderTest, repeat: n
 }
 
 /** `rate`/s HTTP publishes (publish time in `data.t`), drained: latency, server and Redis CPU per delivered event. */
-async function paced(ctx: Ctx, redis: RedisUnderTest, subscribers: number): Promise<Phase> {
+async function paced(ctx: Ctx, redis: RedisUnderTest, subscribers: number, redisIdleMsPerS: number): Promise<Phase> {
   const c = ctx.profile.cluster;
   const start = phaseStart(ctx);
   const redis0 = redis.cpuMs();
@@ -165,8 +172,8 @@ async function paced(ctx: Ctx, redis: RedisUnderTest, subscribers: number): Prom
     usPerEvent: round((cpu * 1000) / Math.max(1, delivered), 2),
     serverCores: round(cpu / 1000 / seconds, 2),
     redisCpuMs: round(redisMs, 1),
-    redisUsPerPublish: round((redisMs * 1000) / Math.max(1, pub.published), 1),
-    redisUsPerEvent: round((redisMs * 1000) / Math.max(1, delivered), 3),
+    redisUsPerPublish: round((aboveIdle(redisMs, redisIdleMsPerS, seconds) * 1000) / Math.max(1, pub.published), 1),
+    redisUsPerEvent: round((aboveIdle(redisMs, redisIdleMsPerS, seconds) * 1000) / Math.max(1, delivered), 3),
     driverCores: round((ctx.driverCpuUs - start.driverCpuUs0) / 1e6 / seconds, 2),
   };
   return { figures, publishErrors: pub.publishErrors, undelivered: Math.max(0, pub.published * subscribers - delivered) };
@@ -177,7 +184,7 @@ async function paced(ctx: Ctx, redis: RedisUnderTest, subscribers: number): Prom
  * allow, each round drained (every subscriber got every event) before the next, for `burstS`:
  * the deliveries per second the server sustains with what it queues per connection bounded.
  */
-async function burst(ctx: Ctx, redis: RedisUnderTest, subscribers: number): Promise<Phase> {
+async function burst(ctx: Ctx, redis: RedisUnderTest, subscribers: number, redisIdleMsPerS: number): Promise<Phase> {
   const c = ctx.profile.cluster;
   const perRound = Math.max(1, Math.min(500, Math.round(c.burstDeliveries / Math.max(1, subscribers))));
   const metrics = new Metrics();
@@ -209,7 +216,7 @@ async function burst(ctx: Ctx, redis: RedisUnderTest, subscribers: number): Prom
     burstDeliveredPerS: round(delivered / seconds, 0),
     burstUsPerEvent: round((cpu * 1000) / Math.max(1, delivered), 2),
     burstServerCores: round(cpu / 1000 / seconds, 2),
-    burstRedisUsPerPublish: round((redisMs * 1000) / Math.max(1, published), 1),
+    burstRedisUsPerPublish: round((aboveIdle(redisMs, redisIdleMsPerS, seconds) * 1000) / Math.max(1, published), 1),
     burstRedisCores: round(redisMs / 1000 / seconds, 2),
     burstDriverCores: round((ctx.driverCpuUs - start.driverCpuUs0) / 1e6 / seconds, 2),
   };
