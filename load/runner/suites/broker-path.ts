@@ -17,7 +17,7 @@ import { type SuiteEnv, errorsOf } from './context.ts';
 
 export const BROKER_TARGET = 'relaykit-cluster';
 
-export async function brokerPath(env: SuiteEnv, defs: TargetDef[], redis: RedisUnderTest, repeat: number, loadavg: number): Promise<void> {
+export async function brokerPath(env: SuiteEnv, defs: TargetDef[], redis: RedisUnderTest, repeat: number): Promise<void> {
   const { state, profile, pool } = env;
   const c = profile.cluster;
   const prefix = `lb${repeat}:`;
@@ -43,6 +43,7 @@ export async function brokerPath(env: SuiteEnv, defs: TargetDef[], redis: RedisU
     };
     await take(true);
     driverUs = 0;
+    const loadavg = loadavg1();
     const t0 = Date.now();
     const cpu0 = servers.map((s) => treeCpuMs(s.server.pid));
     const redis0 = redis.cpuMs();

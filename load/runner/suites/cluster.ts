@@ -20,6 +20,7 @@ import { Metrics, createNodeEnv } from '../../driver/node-env.ts';
 import type { RunHandle } from '../../driver/pool.ts';
 import { M } from '../../scenarios/env.ts';
 import { publisher } from '../../scenarios/publisher.ts';
+import { loadavg1 } from '../proc.ts';
 import type { RedisUnderTest } from '../redis.ts';
 import { round } from '../stats.ts';
 import type { ServerSetup, TargetDef } from '../targets.ts';
@@ -54,10 +55,10 @@ export async function clusterSuite(env: SuiteEnv, defs: TargetDef[], redis: Redi
   const configs = clusterConfigs(defs, c.serverWorkers);
   state.log(`cluster suite on ${redis.version} at ${redis.url}: ${configs.length} fan-out configurations × ${profile.repeats} repeats, ${c.subscribers} subscribers each, then the broker path`);
   for (let rep = 1; rep <= profile.repeats; rep++) {
-    const load = await state.gate(`cluster #${rep}`);
-    for (const config of configs) await fanout(env, config, redis, rep, load);
+    await state.gate(`cluster #${rep}`);
+    for (const config of configs) await fanout(env, config, redis, rep);
     const relaykit = defs.filter((d) => d.kind === 'relaykit' && d.supports.redis);
-    if (relaykit.length) await brokerPath(env, relaykit, redis, rep, load);
+    if (relaykit.length) await brokerPath(env, relaykit, redis, rep);
   }
 }
 
@@ -73,7 +74,7 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const aboveIdle = (ms: number, idleMsPerS: number, seconds: number) => Math.max(0, ms - idleMsPerS * seconds);
 const label = (k: Config) => `${k.def.id} ${k.broker}${k.workers > 1 ? ` WORKERS=${k.workers}` : ''}`;
 
-async function fanout(env: SuiteEnv, k: Config, redis: RedisUnderTest, repeat: number, loadavg: number): Promise<void> {
+async function fanout(env: SuiteEnv, k: Config, redis: RedisUnderTest, repeat: number): Promise<void> {
   const { state, profile, pool } = env;
   const c = profile.cluster;
   // A key prefix per configuration and repeat: nothing one server left in Redis reaches the next.
@@ -83,6 +84,7 @@ async function fanout(env: SuiteEnv, k: Config, redis: RedisUnderTest, repeat: n
     k.def,
     async (ctx) => {
       const started = Date.now();
+      const loadavg = loadavg1();
       const cpuStart = serverCpuMs(ctx);
       await sleep(profile.name === 'quick' ? 300 : 1500);
       const rssIdle = ctx.sampler.sample();
