@@ -6,10 +6,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import type { LoadMeasurement, LoadRun } from '@relaykit/contracts';
+import { clusterSection, hasCluster } from './cluster.ts';
+import { f0, f1, med, short } from './format.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 
 const RUNTIMES = ['node', 'bun', 'deno'] as const;
-const short = (id: string) => id.replace('relaykit-', 'rk-').replace('peer-', '');
 const TRANSPORTS = ['ws', 'sse'] as const;
 const HOLD_TARGET = 19_500;
 const EFFICIENCY_TARGET = 0.8;
@@ -21,14 +22,6 @@ const FIELD_NOTES: Record<string, { ws: number; sse: number; usWs: number; usSse
   deno: { ws: 19.5, sse: 43.5, usWs: 7.2, usSse: 10.3 },
 };
 
-const med = (xs: number[]): number => {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!v.length) return Number.NaN;
-  const m = Math.floor(v.length / 2);
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-};
-const f1 = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
-const f0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '—' : Math.round(x).toLocaleString('en-US'));
 
 export class View {
   readonly run: LoadRun;
@@ -215,25 +208,36 @@ function chartFiles(v: View, chartDir: string): Record<string, string> {
   return files;
 }
 
-export function renderReport(run: LoadRun, dir: string, file: string, chartDir = join(dir, 'charts')): string {
+/** Where the report says a run's JSON is: beside docs/load-report.md for the runs written there. */
+const JSON_HOME: Record<LoadRun['profile'], string> = {
+  full: '[load-report.json](load-report.json) beside this file',
+  cluster: '[load-report-cluster.json](load-report-cluster.json) beside this file (with `--docs`), else under load/results/',
+  quick: 'under load/results/',
+};
+
+/**
+ * Renders `run` as `dir/file` with its charts in `chartDir`. The cluster section comes from
+ * `cluster` (the cluster profile's own run, for docs/) or else from `run`'s own cluster
+ * measurements; a run of the cluster suite alone renders as that section with the machine.
+ */
+export function renderReport(run: LoadRun, dir: string, file: string, chartDir = join(dir, 'charts'), cluster?: LoadRun): string {
   mkdirSync(dir, { recursive: true });
-  const v = new View(run);
-  const charts = chartFiles(v, chartDir);
+  mkdirSync(chartDir, { recursive: true });
   const rel = (name: string) => `${relative(dir, chartDir) || '.'}/${name}`;
   const L: string[] = [];
   const push = (...lines: string[]) => L.push(...lines);
+  const out = join(dir, file);
+  const clusterRun = cluster ?? (hasCluster(run) ? run : undefined);
+  if (clusterRun === run && run.measurements.every((m) => m.scenario === 'cluster' || m.scenario === 'broker')) {
+    push(...header(run), ...clusterSection(run, chartDir, rel, true), ...errorsAndNotes(run));
+    writeFileSync(out, `${L.join('\n')}\n`);
+    return out;
+  }
+  const v = new View(run);
+  const charts = chartFiles(v, chartDir);
   const targets = run.targets.filter((t) => v.has(t.id));
-  const start = run.measurements.map((m) => m.loadavg1);
 
-  push(`# relaykit load report (${run.profile} profile)`, '');
-  push(`Run ${run.startedAt} → ${run.finishedAt}, written by \`pnpm load\` (load/runner); the run's JSON (schema \`LoadRun\` in @relaykit/contracts) is ${run.profile === 'full' ? '[load-report.json](load-report.json) beside this file' : 'under load/results/'}.`, '');
-  push('## Machine and runtimes', '');
-  push(`- Machine: ${run.machine.cpus} × ${run.machine.cpuModel}, ${run.machine.memGiB} GiB, Linux ${run.machine.kernel}; open files per process: ${run.machine.openFilesLimit} (hard limit).`);
-  for (const [rt, info] of Object.entries(run.runtimes)) push(`- ${rt}: ${info.version}, engine ${info.engine}`);
-  for (const t of run.targets) push(`- ${t.label} (\`${t.id}\`, ${t.kind}): ${t.skipped ? `**not run** — ${t.skipped}` : t.version}`);
-  push(`- Limits: ${run.limits.note}`);
-  push(`- Load average (1 min) at the start of the run ${run.machine.loadavgAtStart.join(' / ')}; at the start of each measurement between ${Math.min(...start).toFixed(2)} and ${Math.max(...start).toFixed(2)}.`);
-  push('- Server CPU is utime+stime from /proc/PID/stat, RSS is VmRSS from /proc/PID/status, sampled while it runs. Driver CPU (the load workers\' own) is in every table: both share the 2 cores.', '');
+  push(...header(run));
 
   push('## Targets', '', '| runtime | target | wanted | measured | |', '|---|---|---|---|---|');
   const cs = checks(v);
@@ -308,13 +312,8 @@ export function renderReport(run: LoadRun, dir: string, file: string, chartDir =
         push(`| ${t.label} | ${tr.toUpperCase()} | ${m.params.lanes} | ${f0(m.figures.cyclesPerS)} | ${f1(m.figures.p50Ms)} | ${f1(m.figures.p99Ms)} | ${f1((m.figures.rssBeforeKb ?? 0) / 1024)} → ${f1((m.figures.rssAfterKb ?? 0) / 1024)} | ${Object.values(m.errors).reduce((a, b) => a + b, 0)} |`);
   push('');
 
-  const errs = run.measurements.filter((m) => Object.values(m.errors).some((x) => x > 0));
-  push('## Errors', '');
-  if (!errs.length && !run.errors.length) push('None: every connection subscribed, none dropped, every publish was accepted and every event delivered.');
-  for (const m of errs) push(`- ${m.target} ${m.scenario} ${m.transport} #${m.repeat}: ${Object.entries(m.errors).filter(([, x]) => x > 0).map(([k, x]) => `${k}=${x}`).join(', ')}`);
-  for (const e of run.errors) push(`- run: ${e.split('\n')[0]}`);
-  push('');
-  if (run.notes.length) push('## Notes', '', ...run.notes.map((n) => `- ${n}`), '');
+  if (clusterRun) push(...clusterSection(clusterRun, chartDir, rel, clusterRun === run));
+  push(...errorsAndNotes(run));
   push('## How this was measured', '');
   push(
     '- `pnpm load` (full profile) / `pnpm --filter @relaykit/load load:quick`: load/runner starts each server with the pinned runtime (root devDependencies), one at a time, on 127.0.0.1, and drives it with the scenario modules in load/scenarios through load/driver worker processes (each bound to its own source address 127.0.0.2, .3, … for its own ephemeral ports and its own 20,000-file limit). The same scenario modules run under k6 through load/k6/adapter.ts.',
@@ -322,9 +321,41 @@ export function renderReport(run: LoadRun, dir: string, file: string, chartDir =
     '- CPU per event: server utime+stime during a publish burst (HTTP publishes at a fixed rate to every subscriber) divided by the events the clients received; it includes whatever else the server did in that window (heartbeats, the publish requests).',
     '- Bare baselines (load/baselines) speak the same wire protocol with no framework and no relaykit logic, so the same clients drive them; peers: Socket.IO 4 on Node (load/peers/socketio-server.ts) and Centrifugo (go install, JSON protocol over WebSocket).',
   );
-  const out = join(dir, file);
   writeFileSync(out, `${L.join('\n')}\n`);
   return out;
+}
+
+/** Title, where the JSON is, machine, runtimes, targets run or skipped, limits. */
+function header(run: LoadRun): string[] {
+  const start = run.measurements.map((m) => m.loadavg1);
+  return [
+    `# relaykit load report (${run.profile} profile)`,
+    '',
+    `Run ${run.startedAt} → ${run.finishedAt}, written by \`pnpm load\` (load/runner); the run's JSON (schema \`LoadRun\` in @relaykit/contracts) is ${JSON_HOME[run.profile]}.`,
+    '',
+    '## Machine and runtimes',
+    '',
+    `- Machine: ${run.machine.cpus} × ${run.machine.cpuModel}, ${run.machine.memGiB} GiB, Linux ${run.machine.kernel}; open files per process: ${run.machine.openFilesLimit} (hard limit).`,
+    ...Object.entries(run.runtimes).map(([rt, info]) => `- ${rt}: ${info.version}, engine ${info.engine}`),
+    ...run.targets.map((t) => `- ${t.label} (\`${t.id}\`, ${t.kind}): ${t.skipped ? `**not run** — ${t.skipped}` : t.version}`),
+    `- Limits: ${run.limits.note}`,
+    `- Load average (1 min) at the start of the run ${run.machine.loadavgAtStart.join(' / ')}; at the start of each measurement between ${Math.min(...start).toFixed(2)} and ${Math.max(...start).toFixed(2)}.`,
+    "- Server CPU is utime+stime from /proc/PID/stat, RSS is VmRSS from /proc/PID/status, sampled while it runs. Driver CPU (the load workers' own) is in every table: both share the 2 cores.",
+    '',
+  ];
+}
+
+/** The run's errors (measurements with a failure counter above 0, failures of the run) and notes. */
+function errorsAndNotes(run: LoadRun): string[] {
+  const L: string[] = [];
+  const errs = run.measurements.filter((m) => Object.values(m.errors).some((x) => x > 0));
+  L.push('## Errors', '');
+  if (!errs.length && !run.errors.length) L.push('None: every connection subscribed, none dropped, every publish was accepted and every event delivered.');
+  for (const m of errs) L.push(`- ${m.target} ${m.scenario} ${m.transport} #${m.repeat}: ${Object.entries(m.errors).filter(([, x]) => x > 0).map(([k, x]) => `${k}=${x}`).join(', ')}`);
+  for (const e of run.errors) L.push(`- run: ${e.split('\n')[0]}`);
+  L.push('');
+  if (run.notes.length) L.push('## Notes', '', ...run.notes.map((n) => `- ${n}`), '');
+  return L;
 }
 
 // `node report/main.ts results/run-....json [--docs]`

@@ -2,10 +2,14 @@
  * The runner's command line → one options object. Parsing only: nothing here starts, writes or
  * reads anything, so importing it has no side effects.
  *
- *   node runner/main.ts --profile quick|full [--ci] [--only node,bun] [--targets id,id] [--docs]
+ *   node runner/main.ts --profile quick|full|cluster [--ci] [--only node,bun] [--targets id,id] [--docs]
  *                       [--out DIR] [--repeats N] [--no-gate] [--connections N] [--cpu-prof DIR]
- *                       [--suites scale,throughput,churn,attacks] [--transports ws,sse]
+ *                       [--suites scale,throughput,churn,cluster,attacks] [--transports ws,sse]
  *                       [--attacks deep-ws,topics] [--attack-gc]
+ *                       [--subscribers N] [--events N] [--burst-s S] [--broker-s S]   (cluster suite scale)
+ *
+ * Default suites: quick runs scale, throughput, churn and (tiny) cluster; full scale, throughput,
+ * churn; cluster only the cluster suite.
  */
 import { parseArgs } from 'node:util';
 import type { Transport } from '../scenarios/protocols.ts';
@@ -14,7 +18,7 @@ import { PROFILES, type Profile } from './profiles.ts';
 export interface RunOptions {
   /** The profile with the command line's overrides applied (repeats, gates, connections, time limit). */
   profile: Profile;
-  /** `scale` (the efficiency suite: connections, latency, CPU per event), `throughput`, `churn`, `attacks`. */
+  /** `scale` (the efficiency suite: connections, latency, CPU per event), `throughput`, `churn`, `cluster` (Redis, WORKERS, peers on Redis), `attacks`. */
   suites: Set<string>;
   transports: Set<Transport>;
   /** Runtimes to run (peers always run unless `targets` excludes them). */
@@ -33,6 +37,18 @@ export interface RunOptions {
   attackGc: boolean;
 }
 
+const DEFAULT_SUITES: Record<Profile['name'], string> = {
+  quick: 'scale,throughput,churn,cluster',
+  full: 'scale,throughput,churn',
+  cluster: 'cluster',
+};
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${flag} must be a positive number, not ${value}`);
+  return n;
+}
+
 export function parseCli(argv: string[]): RunOptions {
   const { values: args } = parseArgs({
     args: argv,
@@ -47,18 +63,27 @@ export function parseCli(argv: string[]): RunOptions {
       'no-gate': { type: 'boolean', default: false },
       connections: { type: 'string' },
       'cpu-prof': { type: 'string' },
-      suites: { type: 'string', default: 'scale,throughput,churn' },
+      suites: { type: 'string' },
       transports: { type: 'string', default: 'ws,sse' },
       attacks: { type: 'string' },
       'attack-gc': { type: 'boolean', default: false },
+      subscribers: { type: 'string' },
+      events: { type: 'string' },
+      'burst-s': { type: 'string' },
+      'broker-s': { type: 'string' },
     },
   });
-  if (args.profile !== 'quick' && args.profile !== 'full') throw new Error(`--profile must be quick or full, not ${args.profile}`);
-  const profile: Profile = { ...PROFILES[args.profile] };
-  if (args.repeats) profile.repeats = Number(args.repeats);
+  const name = args.profile;
+  if (name !== 'quick' && name !== 'full' && name !== 'cluster') throw new Error(`--profile must be quick, full or cluster, not ${name}`);
+  const profile: Profile = { ...PROFILES[name], cluster: { ...PROFILES[name].cluster } };
+  if (args.repeats) profile.repeats = positive('--repeats', args.repeats);
   if (args['no-gate']) profile.loadGateMs = profile.firstGateMs = 0;
-  if (args.connections) profile.connections = profile.maxConnections = Number(args.connections);
-  const suites = new Set(args.suites.split(','));
+  if (args.connections) profile.connections = profile.maxConnections = positive('--connections', args.connections);
+  if (args.subscribers) profile.cluster.subscribers = positive('--subscribers', args.subscribers);
+  if (args.events) profile.cluster.events = positive('--events', args.events);
+  if (args['burst-s']) profile.cluster.burstS = positive('--burst-s', args['burst-s']);
+  if (args['broker-s']) profile.cluster.brokerS = positive('--broker-s', args['broker-s']);
+  const suites = new Set((args.suites ?? DEFAULT_SUITES[name]).split(','));
   // The attacks suite starts a fresh server per attack and bounds each attack on its own (at most ~4 min).
   if (suites.has('attacks')) profile.maxLifetimeMs = Math.max(profile.maxLifetimeMs, 75 * 60_000);
   return {

@@ -5,6 +5,7 @@
  * Everything is bounded in count and time and stops by itself.
  *
  *   node runner/main.ts --profile quick|full [--ci] [--only node,bun] [--targets id,id] [--docs]
+ *   node runner/main.ts --profile cluster [--subscribers N] [--repeats N] [--docs]   (runner/suites/cluster.ts)
  *   node runner/main.ts --suites attacks [--only deno] [--attacks deep-ws,topics]   (issue 8: runner/suites/attacks.ts)
  *
  * This file only orders the suites: cli.ts parses the command line, run-state.ts keeps the run
@@ -14,7 +15,9 @@ import { WorkerPool } from '../driver/pool.ts';
 import { type RunOptions, parseCli } from './cli.ts';
 import { RunState } from './run-state.ts';
 import { attackSuite } from './suites/attacks.ts';
+import { startRedis } from './redis.ts';
 import { churnSuite } from './suites/churn.ts';
+import { clusterSuite } from './suites/cluster.ts';
 import { connectionsSuite } from './suites/connections.ts';
 import type { SuiteEnv } from './suites/context.ts';
 import { throughputSuite } from './suites/throughput.ts';
@@ -22,7 +25,9 @@ import { type TargetDef, selectTargets } from './targets.ts';
 
 async function main(options: RunOptions, state: RunState): Promise<number> {
   const { profile, suites, transports } = options;
-  const defs = selectTargets(options);
+  // The cluster suite alone measures only what runs on Redis (relaykit and the peers, no bare baseline).
+  const clusterOnly = [...suites].every((s) => s === 'cluster');
+  const defs = selectTargets(options).filter((d) => !clusterOnly || d.supports.redis);
   state.log(`relaykit load, ${profile.name} profile: ${defs.map((d) => d.id).join(', ')}`);
   const { machine } = state.run;
   state.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, open files ${machine.openFilesLimit}; ${Object.values(state.versions).map((v) => v.version).join(', ')}`);
@@ -56,6 +61,19 @@ async function main(options: RunOptions, state: RunState): Promise<number> {
         if (suites.has('throughput')) for (const def of available) if (def.protocol === 'relaykit') await throughputSuite(env, def, load);
         if (suites.has('churn'))
           for (const def of available) for (const transport of def.transports) if (transports.has(transport)) await churnSuite(env, def, transport, load);
+      }
+    }
+    if (suites.has('cluster')) {
+      const redis = await startRedis().catch((error: Error) => void state.error(`cluster suite not run: ${error.message}`));
+      if (redis) {
+        state.running.add(redis);
+        state.note(`Cluster suite: ${redis.version} (redis-server on 127.0.0.1, no persistence), one for the whole suite; every configuration has its own key prefix.`);
+        try {
+          await clusterSuite(env, available, redis);
+        } finally {
+          await redis.stop();
+          state.running.delete(redis);
+        }
       }
     }
     if (suites.has('attacks')) {

@@ -10,6 +10,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LoadRun, type LoadMeasurement, type LoadTarget } from '@relaykit/contracts';
+import { docsJson, renderDocs } from '../report/docs.ts';
 import { renderReport } from '../report/render.ts';
 import type { RunOptions } from './cli.ts';
 import { loadavg1 } from './proc.ts';
@@ -27,6 +28,8 @@ export class RunState {
   readonly versions: Record<string, { version: string; engine: string }>;
   /** The server under test right now, if any: killed when the run is interrupted. */
   current: RunningServer | undefined;
+  /** Further processes up now (the cluster suite's Redis and its several servers at once): killed with `current`. */
+  readonly running = new Set<{ pid: number }>();
   private readonly docs: boolean;
   private readonly t0 = Date.now();
   private gates = 0;
@@ -175,6 +178,7 @@ export class RunState {
     setTimeout(() => {
       this.log('ERROR: the run exceeded its time limit; stopping');
       this.run.errors.push('run exceeded its time limit');
+      this.killServers();
       this.save();
       process.exit(2);
     }, ms).unref();
@@ -186,11 +190,7 @@ export class RunState {
       process.on(signal, () => {
         this.log(`${signal}: stopping; the report shows what was measured so far`);
         this.run.errors.push(`run interrupted by ${signal} after ${this.clock()}; measurements after that point are missing`);
-        if (this.current) {
-          try {
-            process.kill(this.current.pid, 'SIGKILL');
-          } catch {}
-        }
+        this.killServers();
         this.save();
         try {
           this.writeReport();
@@ -201,13 +201,27 @@ export class RunState {
       });
   }
 
+  /** SIGKILL to every server up now and its process group (a WORKERS > 1 server's workers are in it). */
+  private killServers(): void {
+    for (const p of [...(this.current ? [this.current] : []), ...this.running]) {
+      for (const target of [-p.pid, p.pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {}
+      }
+    }
+  }
+
   // ---- the end ------------------------------------------------------------------------------
 
-  /** The markdown report (and with --docs the JSON beside it); logs and returns its path. */
+  /**
+   * The markdown report (with --docs: the JSON beside it, and the page rendered from this run and
+   * the other profile's JSON there, report/docs.ts); logs and returns its path.
+   */
   writeReport(): string {
     mkdirSync(this.reportDir, { recursive: true });
-    if (this.docs) writeFileSync(join(this.reportDir, 'load-report.json'), JSON.stringify(this.run, null, 1));
-    const file = renderReport(this.run, this.reportDir, 'load-report.md');
+    if (this.docs) writeFileSync(join(this.reportDir, docsJson(this.run)), JSON.stringify(this.run, null, 1));
+    const file = this.docs ? renderDocs(this.reportDir) : renderReport(this.run, this.reportDir, 'load-report.md');
     this.log(`report: ${file}`);
     return file;
   }

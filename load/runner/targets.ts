@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnServer } from '@relaykit/conformance/server';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LISTENING_LINE, spawnServer } from '@relaykit/conformance/server';
 import type { LoadTarget } from '@relaykit/contracts';
 
 export const LOAD_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -50,8 +51,20 @@ function execSafe(bin: string, args: string[]): string {
   }
 }
 
+/**
+ * How a target is started beyond its defaults (the cluster suite): on a Redis broker, with a key
+ * prefix of its own so configurations measured one after another never share keys or channels,
+ * and (relaykit) WORKERS processes on one port.
+ */
+export interface ServerSetup {
+  redis?: { url: string; prefix: string };
+  workers?: number;
+}
+
 export interface TargetDef extends Omit<LoadTarget, 'version' | 'skipped'> {
-  command(port: number): { bin: string; args: string[]; cwd: string; env?: Record<string, string> };
+  command(port: number, setup?: ServerSetup): { bin: string; args: string[]; cwd: string; env?: Record<string, string> };
+  /** What of ServerSetup the target honours: relaykit both, the peers Redis (Centrifugo's engine, Socket.IO's adapter). */
+  supports: { redis: boolean; workers: boolean };
   /** Why the target cannot run here, or undefined. */
   unavailable(): string | undefined;
   version(): string;
@@ -59,6 +72,14 @@ export interface TargetDef extends Omit<LoadTarget, 'version' | 'skipped'> {
 }
 
 const appEnv = { HOST: '127.0.0.1' };
+
+/** relaykit's own settings for a ServerSetup (REDIS_URL, REDIS_KEY_PREFIX, WORKERS). */
+function relaykitEnv(setup: ServerSetup | undefined): Record<string, string> {
+  return {
+    ...(setup?.redis ? { REDIS_URL: setup.redis.url, REDIS_KEY_PREFIX: setup.redis.prefix } : {}),
+    ...(setup?.workers && setup.workers > 1 ? { WORKERS: String(setup.workers) } : {}),
+  };
+}
 
 export function targetDefs(): TargetDef[] {
   const v = runtimeVersions();
@@ -69,7 +90,14 @@ export function targetDefs(): TargetDef[] {
     label: `relaykit ${runtime}`,
     protocol: 'relaykit',
     transports: ['ws', 'sse'],
-    command: (port) => ({ bin: BIN[runtime], args, cwd: join(ROOT, 'apps', runtime), env: { ...appEnv, PORT: String(port) } }),
+    supports: { redis: true, workers: true },
+    command: (port, setup) => ({
+      bin: BIN[runtime],
+      // Deno's supervisor (WORKERS > 1) starts its workers with Deno.Command: it needs --allow-run.
+      args: runtime === 'deno' && (setup?.workers ?? 1) > 1 ? [args[0]!, '--allow-run', ...args.slice(1)] : args,
+      cwd: join(ROOT, 'apps', runtime),
+      env: { ...appEnv, PORT: String(port), ...relaykitEnv(setup) },
+    }),
     unavailable: () => (existsSync(join(ROOT, 'apps', runtime, 'src/main.ts')) ? undefined : `apps/${runtime}/src/main.ts does not exist`),
     version: () => v[runtime]!.version,
   });
@@ -80,6 +108,7 @@ export function targetDefs(): TargetDef[] {
     label,
     protocol: 'relaykit',
     transports: ['ws', 'sse'],
+    supports: { redis: false, workers: false },
     command: (port) => ({ bin: BIN[runtime], args, cwd: LOAD_DIR, env: { ...appEnv, PORT: String(port) } }),
     unavailable: () => undefined,
     version: () => v[runtime]!.version,
@@ -98,9 +127,15 @@ export function targetDefs(): TargetDef[] {
       label: 'Socket.IO 4.8 (Node)',
       protocol: 'socket.io',
       transports: ['ws'],
-      command: (port) => ({ bin: BIN.node, args: ['peers/socketio-server.ts'], cwd: LOAD_DIR, env: { ...appEnv, PORT: String(port) } }),
+      supports: { redis: true, workers: false },
+      command: (port, setup) => ({
+        bin: BIN.node,
+        args: ['peers/socketio-server.ts'],
+        cwd: LOAD_DIR,
+        env: { ...appEnv, PORT: String(port), ...(setup?.redis ? { REDIS_URL: setup.redis.url, REDIS_KEY_PREFIX: setup.redis.prefix } : {}) },
+      }),
       unavailable: () => undefined,
-      version: () => `socket.io 4.8.4 on ${v.node!.version}`,
+      version: () => `socket.io 4.8.4 (@socket.io/redis-adapter 8.3.0 with redis 5.12.1 on Redis) on ${v.node!.version}`,
     },
     {
       id: 'peer-centrifugo',
@@ -110,7 +145,8 @@ export function targetDefs(): TargetDef[] {
       protocol: 'centrifugo',
       transports: ['ws'],
       apiKey: CENTRIFUGO_API_KEY,
-      command: (port) => ({ bin: CENTRIFUGO_BIN, args: ['--config', centrifugoConfig(port)], cwd: CACHE_DIR }),
+      supports: { redis: true, workers: false },
+      command: (port, setup) => ({ bin: CENTRIFUGO_BIN, args: ['--config', centrifugoConfig(port, setup?.redis)], cwd: CACHE_DIR }),
       unavailable: () => ensureCentrifugo(),
       version: () => `centrifugo ${CENTRIFUGO_VERSION} (${version('/usr/local/go/bin/go', ['version']).replace(/^go version /, '')})`,
     },
@@ -159,7 +195,8 @@ export function ensureCentrifugo(): string | undefined {
   }
 }
 
-function centrifugoConfig(port: number): string {
+/** Centrifugo v6 config; with `redis`, its Redis engine (broker and presence) at that address and key prefix. */
+function centrifugoConfig(port: number, redis?: { url: string; prefix: string }): string {
   const dir = join(CACHE_DIR, 'centrifugo');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `config-${port}.json`);
@@ -174,6 +211,7 @@ function centrifugoConfig(port: number): string {
       admin: { enabled: false },
       prometheus: { enabled: false },
       health: { enabled: true },
+      ...(redis ? { engine: { type: 'redis', redis: { address: [redis.url], prefix: redis.prefix } } } : {}),
     }),
   );
   return file;
@@ -200,11 +238,13 @@ export interface RunningServer {
 
 /**
  * Starts a target on a free port with the shared spawnServer and waits (up to 30 s) until it is up:
- * a relaykit app by its listening line, a baseline or a peer (which print their own) by TCP connect.
+ * a relaykit app by its listening line (WORKERS > 1: one line from every worker, so that every
+ * worker's socket is in the SO_REUSEPORT group before the first client connects), a baseline or a
+ * peer (which print their own) by TCP connect.
  */
-export async function startServer(def: TargetDef): Promise<RunningServer> {
+export async function startServer(def: TargetDef, setup?: ServerSetup): Promise<RunningServer> {
   const port = await freePort();
-  const { bin, args: baseArgs, cwd, env } = def.command(port);
+  const { bin, args: baseArgs, cwd, env } = def.command(port, setup);
   const args = [...baseArgs];
   const profDir = process.env.RELAYKIT_LOAD_CPU_PROF;
   if (profDir) {
@@ -224,6 +264,18 @@ export async function startServer(def: TargetDef): Promise<RunningServer> {
     killAfterMs: 4000,
     label: def.id,
   });
+  const workers = setup?.workers ?? 1;
+  if (def.kind === 'relaykit' && workers > 1) {
+    const lines = new RegExp(LISTENING_LINE.source, 'g');
+    const deadline = Date.now() + 30_000;
+    while ((server.output().match(lines)?.length ?? 0) < workers) {
+      if (Date.now() > deadline || server.child.exitCode !== null) {
+        await server.stop();
+        throw new Error(`${def.id}: fewer than ${workers} workers listening after 30 s:\n${server.output().slice(-1500)}`);
+      }
+      await sleep(50);
+    }
+  }
   return {
     pid: server.pid,
     base: `http://127.0.0.1:${port}`,

@@ -11,6 +11,8 @@ export interface ThroughputParams {
   window: number;
   durationMs: number;
   padBytes?: number;
+  /** Also counts acks as `acked_<tag>`: several servers driven at once, each its own count. */
+  tag?: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function throughput(env: LoadEnv, p: ThroughputParams): Promise<voi
             if (r.kind === 'ack') {
               outstanding--;
               env.count(M.acked);
+              if (p.tag) env.count(`${M.acked}_${p.tag}`);
               if (running) send();
               else if (outstanding === 0) conn.close();
             } else if (r.kind === 'error') {

@@ -7,11 +7,11 @@ import type { LoadMeasurement } from '@relaykit/contracts';
 import type { LatencyHistogram } from '../../driver/histogram.ts';
 import type { Snapshot, WorkerPool } from '../../driver/pool.ts';
 import { ERROR_COUNTERS } from '../../scenarios/env.ts';
-import { Sampler, loadavg1, safeCpuMs } from '../proc.ts';
+import { Sampler, loadavg1, safeCpuMs, treeCpuMs } from '../proc.ts';
 import type { Profile } from '../profiles.ts';
 import type { RunState } from '../run-state.ts';
 import { round } from '../stats.ts';
-import { type RunningServer, type TargetDef, startServer } from '../targets.ts';
+import { type RunningServer, type ServerSetup, type TargetDef, startServer } from '../targets.ts';
 
 /** What a suite is run with. */
 export interface SuiteEnv {
@@ -23,6 +23,8 @@ export interface SuiteEnv {
 /** One server under test. */
 export interface Ctx extends SuiteEnv {
   def: TargetDef;
+  /** How the server was started (the cluster suite); its CPU and RSS are then its process tree's. */
+  setup: ServerSetup | undefined;
   server: RunningServer;
   sampler: Sampler;
   /** The workers' counters since the server started (every resetting snapshot adds to them). */
@@ -39,26 +41,31 @@ export interface PhaseStart {
   load?: number;
 }
 
+/** The server's CPU time so far, ms: its process tree's when it was started with a ServerSetup (WORKERS > 1). */
+export function serverCpuMs(ctx: Ctx): number {
+  return ctx.setup ? treeCpuMs(ctx.server.pid) : safeCpuMs(ctx.server.pid);
+}
+
 /** Marks the start of a phase now; `withLoad` also reads the 1-minute load average. */
 export function phaseStart(ctx: Ctx, withLoad = false): PhaseStart {
-  return { started: Date.now(), cpu0: safeCpuMs(ctx.server.pid), driverCpuUs0: ctx.driverCpuUs, ...(withLoad ? { load: loadavg1() } : {}) };
+  return { started: Date.now(), cpu0: serverCpuMs(ctx), driverCpuUs0: ctx.driverCpuUs, ...(withLoad ? { load: loadavg1() } : {}) };
 }
 
 /**
  * Starts `def`, runs `fn` against it and stops it; a server that does not start, or an error in
  * `fn`, is a run error (with the server's last output), and the run record is saved after.
  */
-export async function withServer<T>(env: SuiteEnv, def: TargetDef, fn: (ctx: Ctx) => Promise<T>): Promise<T | undefined> {
+export async function withServer<T>(env: SuiteEnv, def: TargetDef, fn: (ctx: Ctx) => Promise<T>, setup?: ServerSetup): Promise<T | undefined> {
   const { state } = env;
   let server: RunningServer;
   try {
-    server = state.current = await startServer(def);
+    server = state.current = await startServer(def, setup);
   } catch (error) {
     state.error(`${def.id}: ${String((error as Error).message ?? error).slice(0, 1500)}`);
     return undefined;
   }
-  const sampler = new Sampler(server.pid);
-  const ctx: Ctx = { ...env, def, server, sampler, totals: {}, driverCpuUs: 0 };
+  const sampler = new Sampler(server.pid, 250, setup !== undefined);
+  const ctx: Ctx = { ...env, def, setup, server, sampler, totals: {}, driverCpuUs: 0 };
   try {
     await snap(ctx, true, false);
     ctx.totals = {};
@@ -95,7 +102,7 @@ export function status(ctx: Ctx, extra: string): string {
 export function measurement(ctx: Ctx, base: Omit<LoadMeasurement, 'server' | 'driver' | 'durationS' | 'startedAt'> & PhaseStart): LoadMeasurement {
   const { started, cpu0, driverCpuUs0, load: _load, ...rest } = base;
   const durationS = (Date.now() - started) / 1000;
-  const cpu = safeCpuMs(ctx.server.pid) - cpu0;
+  const cpu = serverCpuMs(ctx) - cpu0;
   const driverMs = (ctx.driverCpuUs - driverCpuUs0) / 1000;
   return {
     ...rest,

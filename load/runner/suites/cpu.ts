@@ -5,16 +5,15 @@
  */
 import { M } from '../../scenarios/env.ts';
 import type { Transport } from '../../scenarios/protocols.ts';
-import { safeCpuMs } from '../proc.ts';
 import { round } from '../stats.ts';
-import { type Ctx, errorsOf, measurement, phaseStart, snap } from './context.ts';
+import { type Ctx, errorsOf, measurement, phaseStart, serverCpuMs, snap } from './context.ts';
 import { publishAndDrain } from './latency.ts';
 
 export async function cpuPhase(ctx: Ctx, transport: Transport, repeat: number, subscribers: number): Promise<void> {
   const { state, profile } = ctx;
   const start = phaseStart(ctx, true);
   const pub = await publishAndDrain(ctx, subscribers, profile.cpuRate, profile.cpuEvents);
-  const cpuUsed = safeCpuMs(ctx.server.pid) - start.cpu0;
+  const cpuUsed = serverCpuMs(ctx) - start.cpu0;
   const s = await snap(ctx, true, false);
   const delivered = s.counters[M.delivered] ?? 0;
   const m = measurement(ctx, {

@@ -27,14 +27,18 @@ export async function publishAndDrain(ctx: Ctx, subscribers: number, rate: numbe
   const metrics = new Metrics();
   const env = createNodeEnv({ metrics, onReady: () => {}, stopped: never });
   await publisher(env, { base: ctx.server.base, protocol: ctx.def.protocol, ...(ctx.def.apiKey ? { apiKey: ctx.def.apiKey } : {}), topic: 'bench', rate, events });
-  const expected = (metrics.counters[M.published] ?? 0) * subscribers;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const s = await snap(ctx, false, false);
-    if ((s.counters[M.delivered] ?? 0) >= expected || Date.now() > deadline) break;
-    await sleep(50);
-  }
+  await drain(ctx, (metrics.counters[M.published] ?? 0) * subscribers);
   return { published: metrics.counters[M.published] ?? 0, publishErrors: metrics.counters[M.publishErrors] ?? 0, publishMs: metrics.trends[M.publishMs] };
+}
+
+/** Waits until the workers counted `expected` deliveries since their last reset (≤ `timeoutMs`), polling every `pollMs`; returns the count. */
+export async function drain(ctx: Ctx, expected: number, pollMs = 50, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const delivered = (await snap(ctx, false, false)).counters[M.delivered] ?? 0;
+    if (delivered >= expected || Date.now() > deadline) return delivered;
+    await sleep(pollMs);
+  }
 }
 
 /** One latency measurement at `subscribers` held connections. */

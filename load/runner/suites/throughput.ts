@@ -5,10 +5,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { M } from '../../scenarios/env.ts';
-import { safeCpuMs } from '../proc.ts';
 import { round } from '../stats.ts';
 import type { TargetDef } from '../targets.ts';
-import { type SuiteEnv, errorsOf, measurement, phaseStart, snap, split, status, withServer } from './context.ts';
+import { type SuiteEnv, errorsOf, measurement, phaseStart, serverCpuMs, snap, split, status, withServer } from './context.ts';
 
 export async function throughputSuite(env: SuiteEnv, def: TargetDef, loadavg: number): Promise<void> {
   const { state, profile, pool } = env;
@@ -22,7 +21,7 @@ export async function throughputSuite(env: SuiteEnv, def: TargetDef, loadavg: nu
     const start = phaseStart(ctx);
     const pubs = pool.run('throughput', new Map(Array.from({ length: pool.size }, (_, i) => [i, { base, protocol: def.protocol, connections: profile.throughputConnsPerWorker, topic: 'tp', window: 32, durationMs: profile.throughputS * 1000 }])));
     await state.withProgress(pubs.done, profile.throughputS * 1000 + 30_000, async () => status(ctx, 'publishing'));
-    const cpuUsed = safeCpuMs(ctx.server.pid) - start.cpu0;
+    const cpuUsed = serverCpuMs(ctx) - start.cpu0;
     const s = await snap(ctx, true, false);
     subs.stop();
     await Promise.race([subs.done.catch(() => {}), sleep(10_000)]);

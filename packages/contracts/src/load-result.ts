@@ -23,7 +23,7 @@ export const LoadTarget = z
   .strict();
 export type LoadTarget = z.infer<typeof LoadTarget>;
 
-export const LoadScenario = z.enum(['connections', 'latency', 'cpu', 'throughput', 'churn', 'attack']);
+export const LoadScenario = z.enum(['connections', 'latency', 'cpu', 'throughput', 'churn', 'attack', 'cluster', 'broker']);
 export type LoadScenario = z.infer<typeof LoadScenario>;
 
 export const LoadMeasurement = z
@@ -40,7 +40,11 @@ export const LoadMeasurement = z
      * connections: connected, kbPerConn (RSS delta per connection at `n`), rssIdleKb, rssKb, heldS;
      * latency: subscribers, events, delivered, expected, p50Ms, p90Ms, p99Ms, p999Ms, maxMs;
      * cpu: subscribers, delivered, serverCpuMs, usPerEvent; throughput: ackedPerS, deliveredPerS,
-     * usPerPublish; churn: cyclesPerS, p50Ms, p99Ms, rssBeforeKb, rssAfterKb.
+     * usPerPublish; churn: cyclesPerS, p50Ms, p99Ms, rssBeforeKb, rssAfterKb; cluster (params
+     * `broker` memory|redis, `workers`): connected, kbPerConn, p50Ms, p99Ms, usPerEvent,
+     * deliveredPerS, redisUsPerPublish, burstDeliveredPerS, burstUsPerEvent; broker (topics without
+     * subscribers, publishes spread over the instances): ackedPerS, usPerPublish, redisUsPerPublish.
+     * Server CPU of a WORKERS > 1 server is its whole process tree.
      */
     figures: z.record(z.string(), z.number()),
     errors: z.record(z.string(), z.number()).describe('Error counters; all must be 0'),
@@ -61,7 +65,7 @@ export type LoadMeasurement = z.infer<typeof LoadMeasurement>;
 export const LoadRun = z
   .object({
     schemaVersion: z.literal(1),
-    profile: z.enum(['quick', 'full']),
+    profile: z.enum(['quick', 'full', 'cluster']),
     startedAt: z.string(),
     finishedAt: z.string(),
     machine: z
