@@ -13,8 +13,11 @@ import WebSocket from 'ws';
 import { type NginxProcess, type RedisServer, freePort, rssKiB, startInstance, startNginx, startRedisOn } from './cluster.ts';
 import { RUNTIMES, type Runtime, sleep, until } from './servers.ts';
 
-/** RedisBroker's command timeout is 2 s: every answer during a fault comes well within this. */
-const ANSWER_BOUND_MS = 4_000;
+/**
+ * RedisBroker's command timeout is 2 s: every answer during a fault comes within it, plus room for
+ * a loaded machine. Less than the 5 s pause, so a request held until SIGCONT would exceed it.
+ */
+const ANSWER_BOUND_MS = 4_500;
 /** How long a recovery may take: the broker's reconnect backoff is capped at about 2 s. */
 const RECOVERY_MS = 20_000;
 const RETRY_MS = 100;
@@ -70,7 +73,7 @@ async function expectBrokerUnavailable(response: Response): Promise<void> {
   expect(ErrorBody.parse(await response.json()).error.code).toBe('broker_unavailable');
 }
 
-/** The code of a relaykit error body, else the start of whatever came (a proxy's HTML page). */
+/** The code of a relaykit error body; a proxy's own page (nginx's 502) has none. */
 function errorCodeOf(text: string): string {
   try {
     const parsed = ErrorBody.safeParse(JSON.parse(text));
@@ -78,7 +81,7 @@ function errorCodeOf(text: string): string {
   } catch {
     // not JSON
   }
-  return text.slice(0, 40);
+  return 'no relaykit error body';
 }
 
 interface Answer {
@@ -483,6 +486,13 @@ describe('Redis restarted empty mid-stream', () => {
     const before: string[] = [];
     for (let i = 0; i < 6; i++) before.push((await publishOnce(urls[i % 3]!, topic, `before-${i}`)).id!);
     for (const f of followers) await until(`${f.name} to get the first 6`, () => f.events.length >= 6);
+    // And a long poll held on each instance across the restart.
+    const stale = before.at(-1)!;
+    const held = urls.map(async (url) => {
+      const response = await fetch(`${url}/v1/topics/${topic}/events?after=${stale}&wait=30`);
+      return { status: response.status, body: (await response.json()) as unknown, at: Date.now() };
+    });
+    await until('the polls to be held', async () => (await Promise.all(urls.map(health))).every((h) => h.body.connections === 3));
 
     redis!.stop();
     await redis!.exited;
@@ -513,10 +523,16 @@ describe('Redis restarted empty mid-stream', () => {
       expect(f.signals, f.name).toEqual(['resume_required', 'reset']);
       expect(f.connections, f.name).toBeGreaterThanOrEqual(2);
     }
+    for (const answer of await Promise.all(held)) {
+      // At once, not after its 30 s: with nothing, its cursor staying at the stale id (or refused, if
+      // its own read of Redis was still in flight when Redis died).
+      expect(answer.at - restarted).toBeLessThan(RECOVERY_MS);
+      if (answer.status === 200) expect(PollResponse.parse(answer.body)).toEqual({ events: [], cursor: stale });
+      else expect(answer).toMatchObject({ status: 503, body: { error: { code: 'broker_unavailable' } } });
+    }
     report(`Redis restarted empty: first publish accepted after ${firstPublishMs} ms, healthy after ${healthyMs}, every connection resumed with a reset by ${signalledMs} ms`);
 
     // A resume from before the restart, on each transport of each instance, gets the reset signal.
-    const stale = before.at(-1)!;
     for (const [rt, server] of cluster!) {
       const poll = PollResponse.parse(await (await fetch(`${server.url}/v1/topics/${topic}/events?after=${stale}&wait=0`)).json());
       expect(poll.reset, rt).toEqual({ code: 'history_unavailable', topics: [topic] });
@@ -539,6 +555,7 @@ describe('Redis restarted empty mid-stream', () => {
     for (const f of fresh) await until(`${f.name} to get 3 live events`, () => f.events.length >= 3);
     for (const f of fresh) expect(f.ids()).toEqual(live);
     for (const f of [...followers, ...resumed, ...fresh]) f.stop();
+    for (const [rt, server] of cluster!) expect(alive(server), rt).toBe(true);
   });
 });
 
@@ -574,7 +591,6 @@ describe('Redis paused (SIGSTOP) for 5 s under publishing', () => {
     redis!.signal('SIGSTOP');
     const pause = watchPause(cluster!, 5_000);
     await until('every instance to report degraded', () => pause.degraded.size === cluster!.size, 2 * ANSWER_BOUND_MS);
-    const acceptedWhenDegraded = accepted();
     // New streams and subscriptions are refused too, within the bound.
     await Promise.all(
       [...cluster!.values()].map(async (server) => {
@@ -585,9 +601,12 @@ describe('Redis paused (SIGSTOP) for 5 s under publishing', () => {
         probe.close();
       }),
     );
+    // A publish Redis ran just before the pause may be answered up to 2 s later (its delivery
+    // barrier, a PING on the subscriber link, times out); after that nothing can be accepted.
+    await sleep(pause.startedAt + 3_000 - Date.now());
+    const acceptedLate = accepted();
     await pause.done;
-    // Nothing can be accepted while Redis answers nothing: proof that it was paused all along.
-    expect(accepted()).toBe(acceptedWhenDegraded);
+    expect(accepted(), 'publishes accepted in the last 2 s of the pause').toBe(acceptedLate);
     redis!.signal('SIGCONT');
     const recovered = await untilHealthy(cluster!);
     await until('a publish on every instance after the pause', () => publishers.every((p) => p.answers.at(-1)?.status === 201), RECOVERY_MS);
@@ -602,7 +621,7 @@ describe('Redis paused (SIGSTOP) for 5 s under publishing', () => {
     expect(failures.length).toBeGreaterThan(0);
     for (const failure of failures) expect(failure).toMatchObject({ status: 503, code: 'broker_unavailable' });
     const slowest = Math.max(...answers.map((a) => a.ms));
-    expect(slowest).toBeLessThan(ANSWER_BOUND_MS);
+    expect(slowest, JSON.stringify(answers.filter((a) => a.ms >= ANSWER_BOUND_MS / 2))).toBeLessThan(ANSWER_BOUND_MS);
     expect(Math.max(...pause.healthMs)).toBeLessThan(ANSWER_BOUND_MS);
     for (const [rt, server] of cluster!) expect(alive(server), rt).toBe(true);
 
@@ -641,8 +660,9 @@ function watchPause(cluster: Cluster, ms: number) {
   const peakKiB = new Map<Runtime, number>();
   const degraded = new Set<Runtime>();
   const healthMs: number[] = [];
+  const startedAt = Date.now();
   const done = (async () => {
-    for (const end = Date.now() + ms; Date.now() < end; await sleep(200)) {
+    for (const end = startedAt + ms; Date.now() < end; await sleep(200)) {
       await Promise.all(
         [...cluster].map(async ([rt, server]) => {
           peakKiB.set(rt, Math.max(peakKiB.get(rt) ?? 0, rssKiB(server.pid)));
@@ -654,7 +674,7 @@ function watchPause(cluster: Cluster, ms: number) {
       );
     }
   })();
-  return { peakKiB, degraded, healthMs, done };
+  return { startedAt, peakKiB, degraded, healthMs, done };
 }
 
 describe('an instance killed (SIGKILL) mid-stream', () => {
