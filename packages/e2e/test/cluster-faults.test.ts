@@ -5,7 +5,7 @@
  * §12 /healthz): refusals that say so, never a hang, a crash or a silent gap. Raw ws / fetch /
  * eventsource-parser clients, so what is proven is the servers, not the client SDK's recovery.
  */
-import { type Envelope, ErrorBody, HealthResponse, PollResponse, type ServerFrame, compareEventIds } from '@relaykit/contracts';
+import { ERROR_STATUS, type Envelope, ErrorBody, HealthResponse, PollResponse, type ServerFrame, compareEventIds } from '@relaykit/contracts';
 import type { SpawnedServer } from '@relaykit/conformance/server';
 import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -208,7 +208,8 @@ class WsPublisher {
         this.ids.set(key, frame.id);
         this.sentAt.delete(key);
       } else {
-        this.answers.push({ status: 503, code: frame.code, ms });
+        // The HTTP status the code stands for, to compare with the HTTP publishers' answers.
+        this.answers.push({ status: ERROR_STATUS[frame.code], code: frame.code, ms });
         setTimeout(() => this.send(key), RETRY_MS);
       }
     });
@@ -310,8 +311,10 @@ class WsFollower extends Follower {
         } else if (frame.type === 'subscribed') {
           this.connections++;
           this.wentLive();
-        } else if (frame.type === 'reset') this.signals.push('reset');
-        else if (frame.type === 'event') this.received(frame.event);
+        } else if (frame.type === 'reset') {
+          this.signals.push('reset');
+          this.lastId = frame.position; // as SSE's reset moves the browser's id: the stale one is done with
+        } else if (frame.type === 'event') this.received(frame.event);
         else if (frame.type === 'error' && frame.ref === 's') {
           this.refusals.push(frame.code);
           ws.close();
@@ -471,16 +474,18 @@ describe('Redis restarted empty mid-stream', () => {
 
   beforeAll(async () => {
     redis = await startRedisOn(await freePort());
-    cluster = await startCluster(redis.url);
+    // Heartbeats are not under test: a process resumed from SIGSTOP must not drop its peers first.
+    cluster = await startCluster(redis.url, { HEARTBEAT_MS: '60000' });
   });
 
   afterAll(async () => {
+    for (const server of cluster?.values() ?? []) server.signal('SIGCONT');
     await stopCluster(cluster);
     redis?.stop();
   });
 
-  it('reconnects by itself, tells every open connection to resume, and resets resumes from before: never a silent gap', async () => {
-    const topic = topicName('restart');
+  it.each(RUNTIMES)('reconnects by itself, tells every open connection to resume, and resets resumes from before, %s awake first: never a silent gap', async (awake) => {
+    const topic = topicName(`restart-${awake}`);
     const followers = await followEverywhere(cluster!, topic);
     const urls = [...cluster!.values()].map((s) => s.url);
     const before: string[] = [];
@@ -494,34 +499,41 @@ describe('Redis restarted empty mid-stream', () => {
     });
     await until('the polls to be held', async () => (await Promise.all(urls.map(health))).every((h) => h.body.connections === 3));
 
+    // The others are stopped (SIGSTOP) across the restart, so that events are published while
+    // their broker links are down: the gap their open connections must be told about.
+    const asleep = [...cluster!].filter(([rt]) => rt !== awake).map(([, server]) => server);
+    for (const server of asleep) server.signal('SIGSTOP');
     redis!.stop();
     await redis!.exited;
     const restarted = Date.now();
     redis = await startRedisOn(redis!.port);
-    // Published as soon as any instance can, while others may still be reconnecting: the events
-    // their open connections miss are the gap that must be signalled.
     const after: string[] = [];
-    for (let i = 0; i < 6; i++) {
+    const publishUntilAccepted = async (i: number, targets: string[]) => {
       const key = `after-${i}`;
-      let answer = await publishOnce(urls[i % 3]!, topic, key);
+      let answer = await publishOnce(targets[i % targets.length]!, topic, key);
       for (let n = 1; !answer.id; n++) {
         expect(answer).toMatchObject({ status: 503, code: 'broker_unavailable' });
         expect(Date.now() - restarted).toBeLessThan(RECOVERY_MS);
         await sleep(RETRY_MS);
-        answer = await publishOnce(urls[(i + n) % 3]!, topic, key);
+        answer = await publishOnce(targets[(i + n) % targets.length]!, topic, key);
       }
       after.push(answer.id);
-    }
-    const firstPublishMs = Date.now() - restarted;
+    };
+    for (let i = 0; i < 3; i++) await publishUntilAccepted(i, [cluster!.get(awake)!.url]);
+    const awakeMs = Date.now() - restarted;
+    for (const server of asleep) server.signal('SIGCONT');
+    for (let i = 3; i < 6; i++) await publishUntilAccepted(i, urls);
     const healthyMs = await untilHealthy(cluster!, restarted);
 
-    for (const f of followers) await settle(`${f.name} to get the resume signal and the 6 new events`, () => f.events.length >= 12, RECOVERY_MS);
+    await Promise.all(followers.map((f) => settle(`${f.name} to get the resume signal and the 6 new events`, () => f.events.length >= 12, RECOVERY_MS)));
     const signalledMs = Date.now() - restarted;
     for (const f of followers) {
       // Exactly what was published, each once: nothing skipped, and the new epoch announced.
       expect(f.ids(), f.name).toEqual([...before, ...after]);
       expect(f.signals, f.name).toEqual(['resume_required', 'reset']);
       expect(f.connections, f.name).toBeGreaterThanOrEqual(2);
+      // A resume tried before its instance was back was refused, and said why.
+      for (const refusal of f.refusals) expect(refusal, f.name).toMatch(/^(503 )?broker_unavailable$/);
     }
     for (const answer of await Promise.all(held)) {
       // At once, not after its 30 s: with nothing, its cursor staying at the stale id (or refused, if
@@ -530,7 +542,7 @@ describe('Redis restarted empty mid-stream', () => {
       if (answer.status === 200) expect(PollResponse.parse(answer.body)).toEqual({ events: [], cursor: stale });
       else expect(answer).toMatchObject({ status: 503, body: { error: { code: 'broker_unavailable' } } });
     }
-    report(`Redis restarted empty: first publish accepted after ${firstPublishMs} ms, healthy after ${healthyMs}, every connection resumed with a reset by ${signalledMs} ms`);
+    report(`Redis restarted empty, ${awake} awake first: 3 published on ${awake} by ${awakeMs} ms, healthy after ${healthyMs}, every connection resumed with a reset by ${signalledMs} ms (${followers.reduce((n, f) => n + f.refusals.length, 0)} resumes refused with broker_unavailable meanwhile)`);
 
     // A resume from before the restart, on each transport of each instance, gets the reset signal.
     for (const [rt, server] of cluster!) {
@@ -542,7 +554,7 @@ describe('Redis restarted empty mid-stream', () => {
       const again = () => server.url;
       return [new SseFollower(`${rt} sse resume`, topic, server.url, again, stale), new WsFollower(`${rt} ws resume`, topic, server.url, again, stale)];
     });
-    for (const f of resumed) await settle(`${f.name} to replay the new epoch`, () => f.events.length >= 6);
+    await Promise.all(resumed.map((f) => settle(`${f.name} to replay the new epoch`, () => f.events.length >= 6)));
     for (const f of resumed) {
       expect(f.signals, f.name).toEqual(['reset']);
       expect(f.ids(), f.name).toEqual(after);
@@ -613,7 +625,7 @@ describe('Redis paused (SIGSTOP) for 5 s under publishing', () => {
     await Promise.all(all.map((p) => p.stop()));
     const answers = all.flatMap((p) => p.answers);
     const published = new Set(all.flatMap((p) => [...p.ids.values()]));
-    for (const f of followers) await settle(`${f.name} to get all ${published.size} events`, () => f.events.length >= published.size, RECOVERY_MS);
+    await Promise.all(followers.map((f) => settle(`${f.name} to get all ${published.size} events`, () => f.events.length >= published.size, RECOVERY_MS)));
     const after = rss();
 
     // Every attempt answered within the bound; each failure said why; no instance went down.
@@ -720,7 +732,7 @@ describe('an instance killed (SIGKILL) mid-stream', () => {
 
     const published = new Set(publishers.flatMap((p) => [...p.ids.values()]));
     expect(published.size).toBe(publishers.reduce((n, p) => n + p.ids.size, 0));
-    for (const f of followers) await settle(`${f.name} to get all ${published.size} events`, () => f.events.length >= published.size);
+    await Promise.all(followers.map((f) => settle(`${f.name} to get all ${published.size} events`, () => f.events.length >= published.size)));
     for (const f of followers) {
       expectAscending(f);
       expect(new Set(f.ids()), f.name).toEqual(published);
@@ -731,9 +743,10 @@ describe('an instance killed (SIGKILL) mid-stream', () => {
     for (const [rt, server] of cluster!) if (rt !== victim) expect(alive(server), rt).toBe(true);
     const answers = publishers.flatMap((p) => p.answers);
     const failed = answers.filter((a) => !(a.status === 201 || a.status === 200));
+    const kinds = new Set(failed.map((a) => (a.status === 0 ? `no answer (${a.code})` : `${a.status} ${a.code ?? ''}`.trim())));
     report(
       `SIGKILL ${victim}: its WS and SSE subscribers resumed elsewhere within ${movedMs} ms, ${published.size} keyed events, ` +
-        `${failed.length} failed attempts (${[...new Set(failed.map((a) => `${a.status} ${a.code ?? ''}`.trim()))].join('; ')}), ` +
+        `${failed.length} failed attempts (${[...kinds].join('; ')}), ` +
         `${answers.filter((a) => a.status === 200).length} retries answered as duplicates`,
     );
     for (const f of followers) f.stop();
