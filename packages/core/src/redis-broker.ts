@@ -417,6 +417,13 @@ export class RedisBroker implements Broker {
         }
       } catch {
         // The subscriber is down: position stays where it is until the refill moves it.
+        // Callers that arrived during this round are released too: another PING on the link that
+        // just failed would hold their answer a second commandTimeoutMs (a publish Redis ran just
+        // before a pause was answered after twice the timeout).
+        if (sub === this.sub) {
+          this.target = undefined;
+          for (const wake of this.barrierWaiters.splice(0)) wake();
+        }
       }
       for (const wake of waiters) wake();
     }

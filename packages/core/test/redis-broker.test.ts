@@ -273,6 +273,27 @@ describe('RedisBroker faults', () => {
     }
   });
 
+  it('answers a publish within one command timeout while its subscriber link hangs, even behind another', async () => {
+    const proxy = new FreezingProxy(redis.port);
+    await proxy.start();
+    try {
+      // No watchdog during the test: the frozen link stays the subscriber.
+      const broker = await open({ url: proxy.url, commandTimeoutMs: 500, pingIntervalMs: 60_000 });
+      await broker.watch('t');
+      expect(proxy.freezeAddr(await pubsubAddr())).toBe(true);
+      // The first publish's delivery barrier (a PING on the frozen link) is in flight...
+      const first = broker.publish('t', input(1));
+      await sleep(200);
+      // ...so the second one's waits for that one to time out, and not then for one of its own.
+      const started = Date.now();
+      await broker.publish('t', input(2));
+      expect(Date.now() - started).toBeLessThan(500);
+      await first;
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('Redis down: publish, replay and watch reject with broker_unavailable within the timeout, then recover', async () => {
     const broker = await open({ commandTimeoutMs: 300 });
     await broker.watch('t');

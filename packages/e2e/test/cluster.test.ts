@@ -74,7 +74,10 @@ class SseSubscriber {
     let opened!: () => void;
     const open = new Promise<void>((resolve) => (opened = resolve));
     const parser = createParser({
-      onComment: () => opened(),
+      // A fresh stream is subscribed once it announces its position (the opening comment comes
+      // before the join: an event published then would be missed); a resume replays what it missed.
+      onComment: () => lastEventId && opened(),
+      onId: () => opened(),
       onEvent: (message) => {
         if (message.id) sub.lastId = message.id;
         if (message.data && message.event !== 'reset') sub.events.push(JSON.parse(message.data) as Envelope);

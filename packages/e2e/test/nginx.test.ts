@@ -3,21 +3,17 @@
  * Redis: the classic checks (curl -N, a raw Upgrade, curl --http2) and headless Chromium holding
  * 10 SSE streams to one origin over HTTP/2. Only the ports and the certificate are changed.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { SpawnedServer } from '@relaykit/conformance/server';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisProcess, canConnect, freePort, startInstance, startRedis } from './cluster.ts';
-import { ROOT, RUNTIMES, until } from './servers.ts';
+import { type NginxProcess, type RedisProcess, startInstance, startNginx, startRedis } from './cluster.ts';
+import { RUNTIMES, until } from './servers.ts';
 
 const run = promisify(execFile);
 let redis: RedisProcess;
-let nginx: ChildProcess;
-let dir = '';
+let nginx: NginxProcess | undefined;
 let plain = '';
 let tls = '';
 const instances: SpawnedServer[] = [];
@@ -26,29 +22,15 @@ beforeAll(async () => {
   redis = await startRedis();
   const prefix = `nginx${process.pid}:`;
   instances.push(...(await Promise.all(RUNTIMES.map((rt) => startInstance(rt, redis.url, prefix)))));
-  dir = mkdtempSync(join(tmpdir(), 'relaykit-nginx-'));
-  mkdirSync(join(dir, 'logs'));
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
-  const [httpPort, httpsPort] = [await freePort(), await freePort()];
-  let conf = readFileSync(`${ROOT}deploy/nginx/relaykit.conf`, 'utf8');
-  conf = conf.replace(/server 127\.0\.0\.1:808[1-3];\n\s*/g, '');
-  conf = conf.replace('keepalive 64;', `${instances.map((s) => `server 127.0.0.1:${s.port};`).join(' ')}\n    keepalive 64;`);
-  conf = conf.replace('listen 127.0.0.1:8443 ssl http2;', `listen 127.0.0.1:${httpsPort} ssl http2;`).replace('listen 127.0.0.1:8080;', `listen 127.0.0.1:${httpPort};`);
-  // As root, nginx's workers would switch to a user that cannot read the temporary folder.
-  writeFileSync(join(dir, 'relaykit.conf'), `user root;\n${conf}`);
-  nginx = spawn('nginx', ['-p', dir, '-c', 'relaykit.conf', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let errors = '';
-  nginx.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  await until(`nginx to listen (${errors})`, () => canConnect(httpsPort));
-  plain = `http://127.0.0.1:${httpPort}`;
-  tls = `https://127.0.0.1:${httpsPort}`;
+  nginx = await startNginx(instances.map((s) => s.port));
+  plain = nginx.http;
+  tls = nginx.https;
 }, 90_000);
 
 afterAll(async () => {
-  nginx?.kill('SIGTERM');
+  nginx?.stop();
   await Promise.all(instances.map((s) => s.stop()));
   redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const topic = () => `nginx.${Math.random().toString(36).slice(2, 8)}`;
