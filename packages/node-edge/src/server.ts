@@ -12,7 +12,8 @@ import { isWebSocketUpgrade, serveWs } from './ws.js';
  */
 export function createRelayServer(relay: Relay): Server {
   const { config } = relay;
-  const serveHttp = getRequestListener(relay.fetch);
+  // The body collectBody read goes to the app as it is (HttpEdge), not again through a Web stream.
+  const serveHttp = getRequestListener((request, { incoming }) => relay.fetch(request, { body: (incoming as BodiedMessage).rawBody }));
   const server = createServer(
     {
       // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; the check runs at the interval, so it is a fraction of it.
@@ -41,6 +42,8 @@ export function createRelayServer(relay: Relay): Server {
  * node:http. Core's reader still checks the limit and answers 413; the deadline is node:http's
  * requestTimeout (REQUEST_TIMEOUT_MS).
  */
+type BodiedMessage = IncomingMessage & { rawBody?: Buffer };
+
 function collectBody(req: IncomingMessage, max: number): Promise<void> {
   const declared = Number(req.headers['content-length'] ?? 0);
   let body = Buffer.allocUnsafe(Math.min(max + 1, declared > 0 ? declared : 16 * 1024));
@@ -48,7 +51,7 @@ function collectBody(req: IncomingMessage, max: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       req.off('data', onData);
-      (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body.subarray(0, size);
+      (req as BodiedMessage).rawBody = body.subarray(0, size);
       resolve();
     };
     const onData = (chunk: Buffer) => {
