@@ -24,9 +24,12 @@ export function createRelayServer(relay: Relay): Server {
       shouldUpgradeCallback: isWebSocketUpgrade,
     },
     (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-      else if (req.method === 'GET' || req.method === 'HEAD') void serveHttp(req, res);
+      // Only a GET can be a stream (routeOf): a publish goes to the app without a URL parsed here.
+      if (req.method === 'GET') {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        if (relay.route('GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
+        else void serveHttp(req, res);
+      } else if (req.method === 'HEAD') void serveHttp(req, res);
       else void collectBody(req, config.maxMessageBytes).then(() => serveHttp(req, res));
     },
   );
