@@ -5,7 +5,7 @@
  *
  *   node load/bench/http-publish.ts [--build NAME=DIR ...] [--runtimes node,bun,deno] [--rounds 5]
  *        [--requests 4000] [--warmup 1000] [--concurrency 16] [--targets old-deno,new-deno,...]
- *        [--cpu-prof DIR]
+ *        [--cpu-prof DIR] [--layers DIR]
  *
  * Each --build is a built worktree, run as targets NAME-node, NAME-bun, NAME-deno; ratios are to
  * the first. Default: `old` = ../old-67fcbcd next to this worktree (`git worktree add --detach
@@ -46,6 +46,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '16' },
     'cpu-prof': { type: 'string' },
+    layers: { type: 'string', default: join(LOAD_DIR, 'bench/layers') },
   },
 });
 const BUILDS = (opts.build ?? [`old=${resolve(ROOT, '../old-67fcbcd')}`, `new=${ROOT}`]).map((spec) => {
@@ -74,11 +75,13 @@ function allTargets(): Target[] {
     }
   }
   // layers/<runtime>-<what>.ts: bare servers, by file name.
-  const layers = join(LOAD_DIR, 'bench/layers');
+  const layers = resolve(opts.layers);
   for (const file of readdirSync(layers).filter((f) => f.endsWith('.ts')).sort()) {
     const runtime = file.split('-')[0] as Runtime;
     if (!(runtime in RUN_ARGS)) continue;
-    const args = runtime === 'deno' ? ['run', '--no-config', '--allow-net', '--allow-env', file] : [file];
+    // A layer dir of Deno files with its own deno.json runs with it (e.g. to import workspace packages).
+    const config = existsSync(join(layers, 'deno.json')) ? [] : ['--no-config'];
+    const args = runtime === 'deno' ? ['run', ...config, '--allow-net', '--allow-env', file] : [file];
     targets.push({ id: file.replace(/\.ts$/, ''), runtime, cwd: layers, args });
   }
   return targets;
