@@ -5,10 +5,10 @@ import type { Principal } from './auth.js';
 import { bearerCheck } from './bearer-check.js';
 import { RelayError, errorResponse } from './errors.js';
 import { handshakeOf } from './handshake.js';
-import { CORS_OPTIONS, json } from './http-util.js';
+import { CORS_OPTIONS, ORIGIN_GRANT, json } from './http-util.js';
 import { nestsDeeperThan } from './json-depth.js';
 import { PollWaiter } from './poll.js';
-import { readBody } from './read-body.js';
+import { readBody, receivedBody } from './read-body.js';
 import { SSE_PATH, TOPIC_EVENTS_PATH, WS_PATH } from './routes.js';
 import type { SessionHost } from './session-host.js';
 import { checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
@@ -28,6 +28,16 @@ export interface HttpHost extends SessionHost {
   refusal(error: unknown, request?: Request): Response;
 }
 
+/**
+ * What the runtime's edge hands the app with a request (Hono's bindings, `c.env`): node-edge reads
+ * a body into one buffer of its own before the app sees it, and gives it here so that the app
+ * does not read it again through a Web stream. Bun hands nothing.
+ */
+export interface HttpEdge {
+  /** The request body as received: at most MAX_MESSAGE_BYTES + 1 bytes (one more says it was over). */
+  readonly body?: Uint8Array;
+}
+
 const methodNotAllowed = (allow: string) => () => {
   throw new RelayError('method_not_allowed', `allowed: ${allow}`, { allow });
 };
@@ -37,10 +47,11 @@ const methodNotAllowed = (allow: string) => () => {
  * health, metrics and the demo page. SSE streams and WebSocket upgrades are routed to the
  * runtime's own edge before this (routeOf). Errors are thrown as RelayError and answered by onError.
  */
-export function createHttpApp(host: HttpHost): Hono {
-  const app = new Hono();
-  app.use('*', cors({ ...CORS_OPTIONS, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders] }));
-  app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic'))));
+export function createHttpApp(host: HttpHost): Hono<{ Bindings: HttpEdge | undefined }> {
+  const app = new Hono<{ Bindings: HttpEdge | undefined }>();
+  // Preflights only: every other answer carries ORIGIN_GRANT from where it is made (see there why).
+  app.options('*', cors({ ...CORS_OPTIONS, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders] }));
+  app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.body));
   app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic'))));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
   app.get('/healthz', () => {
@@ -59,7 +70,7 @@ export function createHttpApp(host: HttpHost): Hono {
     if (metricsAllowed && !(await metricsAllowed(c.req.header('authorization') ?? null))) {
       throw new RelayError('unauthorized', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer' });
     }
-    return new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
+    return new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', ...ORIGIN_GRANT } });
   });
   // GET is an SSE stream, served before the app.
   app.all(SSE_PATH, methodNotAllowed('GET'));
@@ -69,16 +80,16 @@ export function createHttpApp(host: HttpHost): Hono {
   app.get('*', (c, next) => {
     const asset = host.demo?.[c.req.path === '/index.html' ? '/' : c.req.path];
     if (!asset) return next();
-    return new Response(asset.body, { headers: { 'content-type': asset.type, 'cache-control': 'no-cache' } });
+    return new Response(asset.body, { headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...ORIGIN_GRANT } });
   });
   app.notFound((c) => errorResponse('not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => host.refusal(error, c.req.raw));
   return app;
 }
 
-async function publish(host: HttpHost, request: Request, topic: string): Promise<Response> {
+async function publish(host: HttpHost, request: Request, topic: string, received: Uint8Array | undefined): Promise<Response> {
   const { maxMessageBytes, maxJsonDepth, requestTimeoutMs } = host.config;
-  const body = await readBody(request, maxMessageBytes, requestTimeoutMs);
+  const body = received ? receivedBody(request, received, maxMessageBytes) : await readBody(request, maxMessageBytes, requestTimeoutMs);
   let raw: unknown;
   try {
     raw = JSON.parse(body);

@@ -10,4 +10,4 @@ export { superviseWorkers, type WorkerPlan, type WorkerProcess, WORKER_ENV } fro
 export { loadConfig } from './load-config.js';
 export { type AuthHooks, type AuthRequest, type Principal, allowAll, tokenFrom, TOKEN_COOKIE } from './auth.js';
 export { jwtAuth, type JwtAuthOptions } from './jwt-auth.js';
-export type { DemoAssets } from './http-app.js';
+export type { DemoAssets, HttpEdge } from './http-app.js';

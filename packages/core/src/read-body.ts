@@ -3,6 +3,22 @@ import { RelayError } from './errors.js';
 const utf8 = new TextDecoder();
 const FIRST_BUFFER_BYTES = 16 * 1024;
 
+function checkDeclaredLength(request: Request, max: number): number {
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > max) throw new RelayError('message_too_large', `body over MAX_MESSAGE_BYTES (${max})`);
+  return declared;
+}
+
+/**
+ * A body the edge has read already (HttpEdge.body: node-edge reads one byte past `max`, within
+ * REQUEST_TIMEOUT_MS): the same answers as readBody, with only the limit left to check.
+ */
+export function receivedBody(request: Request, bytes: Uint8Array, max: number): string {
+  checkDeclaredLength(request, max);
+  if (bytes.byteLength > max) throw new RelayError('message_too_large', `body over MAX_MESSAGE_BYTES (${max})`);
+  return utf8.decode(bytes);
+}
+
 /**
  * Reads a request body of at most `max` bytes within `timeoutMs`, counting bytes as they arrive.
  * Every chunk is copied into one buffer owned here and then let go: a chunk may be a small view
@@ -11,8 +27,7 @@ const FIRST_BUFFER_BYTES = 16 * 1024;
  * for a body is bounded by `max` however it is chunked. Written by hand for that reason.
  */
 export async function readBody(request: Request, max: number, timeoutMs: number): Promise<string> {
-  const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > max) throw new RelayError('message_too_large', `body over MAX_MESSAGE_BYTES (${max})`);
+  const declared = checkDeclaredLength(request, max);
   if (!request.body) return '';
   const reader = request.body.getReader();
   let timedOut = false;

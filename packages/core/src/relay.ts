@@ -3,8 +3,7 @@ import type { Hono } from 'hono';
 import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
 import { RelayError, asRelayError, errorResponse } from './errors.js';
 import { type HandshakeRequest, handshakeOf } from './handshake.js';
-import { type DemoAssets, type HttpHost, createHttpApp } from './http-app.js';
-import { STREAM_CORS_HEADERS } from './http-util.js';
+import { type DemoAssets, type HttpEdge, type HttpHost, createHttpApp } from './http-app.js';
 import { Hub, type TopicHolder } from './hub.js';
 import { jwtAuth } from './jwt-auth.js';
 import { type Logger, jsonLogger } from './log.js';
@@ -46,8 +45,8 @@ export class Relay implements HttpHost {
   readonly auth: AuthHooks;
   readonly demo: DemoAssets | undefined;
   readonly log: Logger;
-  /** The HTTP API; Bun and Deno serve it with `fetch`, Node through @hono/node-server. */
-  readonly http: Hono;
+  /** The HTTP API; Bun serves it with `fetch`, Node and Deno through node-edge. */
+  readonly http: Hono<{ Bindings: HttpEdge | undefined }>;
   private readonly sessions = new Set<Session>();
   /** Long polls being held, so that a broker gap can answer them (see resumeRequired). */
   readonly polls = new Set<PollWaiter>();
@@ -93,7 +92,7 @@ export class Relay implements HttpHost {
   }
 
   /** Serves a plain HTTP request (anything `route` does not send to a stream or an upgrade). */
-  readonly fetch = (request: Request): Response | Promise<Response> => this.http.fetch(request);
+  readonly fetch = (request: Request, edge?: HttpEdge): Response | Promise<Response> => this.http.fetch(request, edge);
 
   /** Where a request goes; an upgrade that can never succeed throws its RelayError. */
   route(method: string, pathname: string, upgrade: string | null): Route {
@@ -178,13 +177,13 @@ export class Relay implements HttpHost {
 
   /**
    * The answer to anything thrown while serving a request: a RelayError's own response (counted as
-   * rejected), else a logged 500. Stream refusals carry the CORS origin grant, as streams do.
+   * rejected), else a logged 500. Like every answer, it carries the CORS origin grant (json).
    */
   refusal(error: unknown, request?: Request): Response {
     const refused = asRelayError(error);
     if (refused) {
       this.metrics.rejected++;
-      return errorResponse(refused.code, refused.message, request ? refused.headers : { ...STREAM_CORS_HEADERS, ...refused.headers });
+      return errorResponse(refused.code, refused.message, refused.headers);
     }
     // The path only: a query string may carry a token.
     this.log.error('request failed', { method: request?.method, path: request ? new URL(request.url).pathname : undefined, error });

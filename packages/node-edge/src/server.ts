@@ -12,7 +12,8 @@ import { isWebSocketUpgrade, serveWs } from './ws.js';
  */
 export function createRelayServer(relay: Relay): Server {
   const { config } = relay;
-  const serveHttp = getRequestListener(relay.fetch);
+  // The body collectBody read goes to the app as it is (HttpEdge), not again through a Web stream.
+  const serveHttp = getRequestListener((request, { incoming }) => relay.fetch(request, { body: (incoming as BodiedMessage).rawBody }));
   const server = createServer(
     {
       // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; the check runs at the interval, so it is a fraction of it.
@@ -23,9 +24,12 @@ export function createRelayServer(relay: Relay): Server {
       shouldUpgradeCallback: isWebSocketUpgrade,
     },
     (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-      else if (req.method === 'GET' || req.method === 'HEAD') void serveHttp(req, res);
+      // Only a GET can be a stream (routeOf): a publish goes to the app without a URL parsed here.
+      if (req.method === 'GET') {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        if (relay.route('GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
+        else void serveHttp(req, res);
+      } else if (req.method === 'HEAD') void serveHttp(req, res);
       else void collectBody(req, config.maxMessageBytes).then(() => serveHttp(req, res));
     },
   );
@@ -41,6 +45,8 @@ export function createRelayServer(relay: Relay): Server {
  * node:http. Core's reader still checks the limit and answers 413; the deadline is node:http's
  * requestTimeout (REQUEST_TIMEOUT_MS).
  */
+type BodiedMessage = IncomingMessage & { rawBody?: Buffer };
+
 function collectBody(req: IncomingMessage, max: number): Promise<void> {
   const declared = Number(req.headers['content-length'] ?? 0);
   let body = Buffer.allocUnsafe(Math.min(max + 1, declared > 0 ? declared : 16 * 1024));
@@ -48,7 +54,7 @@ function collectBody(req: IncomingMessage, max: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       req.off('data', onData);
-      (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body.subarray(0, size);
+      (req as BodiedMessage).rawBody = body.subarray(0, size);
       resolve();
     };
     const onData = (chunk: Buffer) => {

@@ -111,6 +111,29 @@ area.describe('http', [
   },
 
   {
+    id: 'HTTP-008',
+    level: 'SHOULD',
+    section: '5',
+    title: 'grant any origin on every HTTP API answer: publish, poll, an error, /healthz and /metrics',
+    run: async () => {
+      const topic = uniqueTopic('cors');
+      const answers = await Promise.all([
+        fetch(topicUrl(topic), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 't', data: 1 }) }),
+        fetch(`${topicUrl(topic)}?wait=0`),
+        fetch(topicUrl(topic), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }),
+        fetch(`${baseUrl()}/no-such-path`),
+        fetch(`${baseUrl()}/healthz`),
+        fetch(`${baseUrl()}/metrics`),
+      ]);
+      expect(answers.map((r) => r.status)).toEqual([201, 200, 400, 404, 200, 200]);
+      for (const response of answers) {
+        expect(response.headers.get('access-control-allow-origin'), response.url).toBe('*');
+        await response.body?.cancel();
+      }
+    },
+  },
+
+  {
     id: 'HTTP-007',
     level: 'MUST',
     section: '4',
