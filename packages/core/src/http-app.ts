@@ -8,6 +8,7 @@ import { handshakeOf } from './handshake.js';
 import { CORS_OPTIONS, json } from './http-util.js';
 import { nestsDeeperThan } from './json-depth.js';
 import { PollWaiter } from './poll.js';
+import type { OriginPolicy } from './origin.js';
 import { readBody } from './read-body.js';
 import { SSE_PATH, TOPIC_EVENTS_PATH, WS_PATH } from './routes.js';
 import type { SessionHost } from './session-host.js';
@@ -20,6 +21,7 @@ export type DemoAssets = Readonly<Record<string, { type: string; body: string }>
 export interface HttpHost extends SessionHost {
   readonly demo: DemoAssets | undefined;
   readonly shuttingDown: boolean;
+  readonly origins: OriginPolicy;
   authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal>;
   checkConnectionLimit(): void;
   /** Held long polls (a broker gap answers them early). */
@@ -39,7 +41,13 @@ const methodNotAllowed = (allow: string) => () => {
  */
 export function createHttpApp(host: HttpHost): Hono {
   const app = new Hono();
-  app.use('*', cors({ ...CORS_OPTIONS, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders] }));
+  // Before CORS: a foreign page gets no grant, its preflight included.
+  app.use('*', async (c, next) => {
+    host.origins.check(handshakeOf(c.req.raw));
+    await next();
+  });
+  const grant = host.origins.restricted ? (origin: string) => host.origins.corsHeaders(origin)['access-control-allow-origin'] : '*';
+  app.use('*', cors({ ...CORS_OPTIONS, origin: grant, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders] }));
   app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic'))));
   app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic'))));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));

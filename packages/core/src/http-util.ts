@@ -1,24 +1,24 @@
 import { SSE_HEADERS } from '@relaykit/contracts';
 
+/** The CORS grant of a public server (ALLOWED_ORIGINS unset): any page may read the API. */
+export const PUBLIC_CORS_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'access-control-allow-origin': '*' });
+
 /**
- * The CORS policy: any origin may read the API (browsers' EventSource and fetch readers on other
- * origins), with the headers a relaykit client sends. hono/cors applies it to the HTTP API.
+ * The CORS policy: the headers a relaykit client sends, for the origins OriginPolicy grants (any
+ * origin when ALLOWED_ORIGINS is unset). hono/cors applies it to the HTTP API.
  */
 export const CORS_OPTIONS = {
-  origin: '*',
   allowMethods: ['GET', 'POST', 'OPTIONS'],
   allowHeaders: ['authorization', 'content-type', 'last-event-id'],
   maxAge: 600,
 } as const;
 
-/** The origin grant a stream answer (or its refusal) carries: they are served outside the Hono app. */
-export const STREAM_CORS_HEADERS: Readonly<Record<string, string>> = { 'access-control-allow-origin': CORS_OPTIONS.origin };
-
 /**
- * Headers of an SSE stream. EventSource's GET is a CORS simple request, so the stream itself needs
- * only the origin grant; preflights (fetch readers sending Authorization) are answered by OPTIONS.
+ * Headers of an SSE stream on a public server. EventSource's GET is a CORS simple request, so the
+ * stream itself needs only the origin grant; preflights (fetch readers sending Authorization) are
+ * answered by OPTIONS.
  */
-export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, ...STREAM_CORS_HEADERS };
+export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, ...PUBLIC_CORS_HEADERS };
 
 export function json(body: unknown, status = 200, headers: Readonly<Record<string, string>> = {}): Response {
   return new Response(JSON.stringify(body), {

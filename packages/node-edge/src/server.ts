@@ -3,6 +3,7 @@ import { createServer as createTcpServer } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { type Relay, shutdownOnce } from '@relaykit/core';
 import { serveSse } from './sse.js';
+import { requestUrl } from './request-url.js';
 import { isWebSocketUpgrade, serveWs } from './ws.js';
 
 /**
@@ -23,7 +24,7 @@ export function createRelayServer(relay: Relay): Server {
       shouldUpgradeCallback: isWebSocketUpgrade,
     },
     (req, res) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req);
       if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
       else if (req.method === 'GET' || req.method === 'HEAD') void serveHttp(req, res);
       else void collectBody(req, config.maxMessageBytes).then(() => serveHttp(req, res));
