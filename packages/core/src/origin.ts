@@ -26,7 +26,7 @@ export class OriginPolicy {
     if (!this.allowed) return;
     const origin = request.header('origin');
     if (origin !== null && !this.trusted(origin, request)) {
-      throw new RelayError('origin_not_allowed', `origin ${origin} is not in ALLOWED_ORIGINS`);
+      throw new RelayError('origin_not_allowed', `origin ${origin} is not in ALLOWED_ORIGINS`, { vary: 'Origin' });
     }
   }
 

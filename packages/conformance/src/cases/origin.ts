@@ -96,6 +96,7 @@ area.describe('origins (ALLOWED_ORIGINS set)', [
         headers: { origin: FOREIGN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
       });
       expect(res.headers.get('access-control-allow-origin')).toBeNull();
+      expect(res.headers.get('vary') ?? '').toMatch(/\borigin\b/i);
       await expectHttpError(res, 403, 'origin_not_allowed');
     },
   },
