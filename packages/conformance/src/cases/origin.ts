@@ -151,7 +151,8 @@ area.describe('origins (ALLOWED_ORIGINS set)', [
       if (!listed) return ctx.skip(NEEDS_CMD);
       const topic = uniqueTopic('origin');
       // The server's own origin: the scheme it is reached by and the Host header it receives.
-      for (const headers of [{}, { origin: listed.url }]) {
+      const requests: Record<string, string>[] = [{}, { origin: listed.url }];
+      for (const headers of requests) {
         expect((await formPost(topicUrl(topic, listed.url), headers)).status).toBe(201);
         const polled = await fetch(`${topicUrl(topic, listed.url)}?wait=0`, { headers });
         expect(polled.status).toBe(200);
@@ -196,7 +197,8 @@ area.describe('token cookie (ALLOWED_ORIGINS unset, auth on)', [
       if (!cookieServer) return ctx.skip(NEEDS_CMD);
       const token = signHs256({ sub: 'alice' }, SECRET);
       const topic = uniqueTopic('origin');
-      for (const headers of [{ origin: cookieServer.url, cookie: cookie(token) }, { cookie: cookie(token) }]) {
+      const requests: Record<string, string>[] = [{ origin: cookieServer.url, cookie: cookie(token) }, { cookie: cookie(token) }];
+      for (const headers of requests) {
         expect((await upgrade(wsUrl(cookieServer.url), headers)).status).toBe(101);
         expect((await formPost(topicUrl(topic, cookieServer.url), headers)).status).toBe(201);
         expect((await sseHead(`${cookieServer.url}/v1/events?topic=${topic}`, headers)).status).toBe(200);
