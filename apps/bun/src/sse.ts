@@ -1,4 +1,4 @@
-import { type Relay, SSE_RESPONSE_HEADERS, handshakeOf } from '@relaykit/core';
+import { type Relay, handshakeOf } from '@relaykit/core';
 import type { SseSession, SseSink } from '@relaykit/core/adapter';
 import type { Server } from 'bun';
 
@@ -61,5 +61,5 @@ export async function serveSse(relay: Relay, req: Request, server: Server<unknow
     // The client disconnected.
     cancel: () => session.onClose(),
   });
-  return new Response(body, { headers: SSE_RESPONSE_HEADERS });
+  return new Response(body, { headers: session.responseHeaders });
 }

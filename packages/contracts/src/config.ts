@@ -10,6 +10,50 @@ const int = (min: number, max: number, fallback: number) =>
 export const LogLevel = z.enum(['error', 'warn', 'info', 'debug']);
 export type LogLevel = z.infer<typeof LogLevel>;
 
+/** The most origins ALLOWED_ORIGINS may list. */
+export const MAX_ALLOWED_ORIGINS = 1000;
+
+/**
+ * One origin as browsers send it in `Origin`: `scheme://host[:port]`, no path, query or userinfo.
+ * http and https origins are normalised as browsers serialise them (lowercase host, no default
+ * port), so `https://App.example:443` matches the header `https://app.example`.
+ */
+function originOf(entry: string): string | undefined {
+  const match = /^([a-z][a-z0-9+.-]*):\/\/(\[[0-9a-f:.]+\]|[a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}))?$/i.exec(entry);
+  if (!match) return undefined;
+  const [, scheme, , port] = match;
+  if (port !== undefined && Number(port) > 65535) return undefined;
+  const lower = scheme!.toLowerCase();
+  return lower === 'http' || lower === 'https' ? new URL(entry).origin : entry.toLowerCase();
+}
+
+const AllowedOrigins = z
+  .string()
+  .transform((value, ctx) => {
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+    if (entries.length > MAX_ALLOWED_ORIGINS) {
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_ALLOWED_ORIGINS} origins` });
+      return z.NEVER;
+    }
+    const origins: string[] = [];
+    for (const entry of entries) {
+      const origin = originOf(entry);
+      if (origin === undefined) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an origin: write scheme://host[:port], e.g. https://app.example or http://localhost:3000 (no path, no trailing slash)` });
+        return z.NEVER;
+      }
+      origins.push(origin);
+    }
+    if (origins.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'lists no origin: give comma-separated origins, or leave it unset for a public server' });
+      return z.NEVER;
+    }
+    return [...new Set(origins)];
+  });
+
 export const ConfigEnv = z.object({
   PORT: int(0, 65535, 8080).describe('TCP port; 0 picks a free one'),
   HOST: z.string().min(1).default('127.0.0.1').describe('Interface to bind; 0.0.0.0 for all'),
@@ -70,6 +114,9 @@ export const ConfigEnv = z.object({
     .min(16, 'must be at least 16 characters')
     .optional()
     .describe('When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`'),
+  ALLOWED_ORIGINS: AllowedOrigins.optional().describe(
+    'Comma-separated origins (scheme://host[:port]) whose pages may use the server; requests with any other foreign Origin get 403 origin_not_allowed. Unset: any origin (CORS *)',
+  ),
 });
 
 export const Config = ConfigEnv.superRefine((env, ctx) => {
@@ -113,6 +160,7 @@ export const Config = ConfigEnv.superRefine((env, ctx) => {
         }
       : undefined,
   metricsToken: env.METRICS_TOKEN,
+  allowedOrigins: env.ALLOWED_ORIGINS,
 }));
 export type Config = z.output<typeof Config>;
 export type ConfigEnvInput = z.input<typeof ConfigEnv>;

@@ -15,6 +15,7 @@ export const ErrorCode = z
     'token_expired', // the token's `exp` has passed: get a new token and reconnect (or refresh)
     'token_exp_required', // AUTH_REQUIRE_EXP is on and the token has no `exp`
     'forbidden', // credentials fine, topic not allowed
+    'origin_not_allowed', // ALLOWED_ORIGINS is set and the request's Origin is neither listed nor the server's own
     'not_found',
     'method_not_allowed',
     'too_many_connections', // over MAX_CONNECTIONS
@@ -46,6 +47,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   token_expired: 401,
   token_exp_required: 401,
   forbidden: 403,
+  origin_not_allowed: 403,
   not_found: 404,
   method_not_allowed: 405,
   too_many_connections: 503,

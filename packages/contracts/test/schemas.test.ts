@@ -68,8 +68,20 @@ describe('config', () => {
         redis: undefined,
         auth: undefined,
         metricsToken: undefined,
+        allowedOrigins: undefined,
       },
     });
+  });
+
+  it('reads ALLOWED_ORIGINS as normalised origins and names a bad entry', () => {
+    const listed = parseConfig({ ALLOWED_ORIGINS: ' https://App.example:443, http://localhost:3000 ,http://[::1]:8080,https://app.example,' });
+    expect(listed.ok && listed.config.allowedOrigins).toEqual(['https://app.example', 'http://localhost:3000', 'http://[::1]:8080']);
+    for (const entry of ['https://app.example/', 'app.example', 'https://app.example/path', 'https://user@app.example', 'http://a.example:99999', 'null', '*']) {
+      const bad = parseConfig({ ALLOWED_ORIGINS: `https://ok.example,${entry}` });
+      expect(!bad.ok && bad.message, entry).toContain(`ALLOWED_ORIGINS="https://ok.example,${entry}": ${JSON.stringify(entry)} is not an origin: write scheme://host[:port]`);
+    }
+    const empty = parseConfig({ ALLOWED_ORIGINS: ' , ' });
+    expect(!empty.ok && empty.message).toMatch(/ALLOWED_ORIGINS=" , ": lists no origin/);
   });
 
   it('turns on JWT auth when a secret is given, refusing short secrets', () => {

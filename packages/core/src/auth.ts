@@ -12,7 +12,10 @@ export interface Principal {
 }
 
 export interface AuthRequest {
-  /** From `Authorization: Bearer`, the `token` query parameter, or the `relaykit_token` cookie. */
+  /**
+   * From `Authorization: Bearer`, the `token` query parameter, or the `relaykit_token` cookie (only
+   * without an Origin or from a same-origin or listed one; from any other, `header('cookie')` is null too).
+   */
   token: string | undefined;
   transport: ConnectionTransport | 'publish';
   url: URL;
@@ -40,13 +43,16 @@ export const allowAll: AuthHooks = {
 
 export const TOKEN_COOKIE = 'relaykit_token';
 
-/** EventSource cannot send headers, so the token may also come in the query string or a cookie. */
-export function tokenFrom(url: URL, header: (name: string) => string | null): string | undefined {
+/**
+ * EventSource cannot send headers, so the token may also come in the query string or a cookie.
+ * `cookie: false` ignores the cookie (a foreign page's request: see OriginPolicy.cookieHonoured).
+ */
+export function tokenFrom(url: URL, header: (name: string) => string | null, options: { cookie: boolean } = { cookie: true }): string | undefined {
   const authorization = header('authorization');
   if (authorization?.toLowerCase().startsWith('bearer ')) return authorization.slice(7).trim();
   const query = url.searchParams.get('token');
   if (query) return query;
-  const cookie = header('cookie');
+  const cookie = options.cookie ? header('cookie') : null;
   if (cookie) {
     for (const part of cookie.split(';')) {
       const eq = part.indexOf('=');

@@ -5,9 +5,10 @@ import type { Principal } from './auth.js';
 import { bearerCheck } from './bearer-check.js';
 import { RelayError, errorResponse } from './errors.js';
 import { handshakeOf } from './handshake.js';
-import { CORS_OPTIONS, ORIGIN_GRANT, json } from './http-util.js';
+import { CORS_OPTIONS, PUBLIC_CORS_HEADERS, json } from './http-util.js';
 import { nestsDeeperThan } from './json-depth.js';
 import { PollWaiter } from './poll.js';
+import type { OriginPolicy } from './origin.js';
 import { readBody, receivedBody } from './read-body.js';
 import { SSE_PATH, TOPIC_EVENTS_PATH, WS_PATH } from './routes.js';
 import type { SessionHost } from './session-host.js';
@@ -20,6 +21,7 @@ export type DemoAssets = Readonly<Record<string, { type: string; body: string }>
 export interface HttpHost extends SessionHost {
   readonly demo: DemoAssets | undefined;
   readonly shuttingDown: boolean;
+  readonly origins: OriginPolicy;
   authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal>;
   checkConnectionLimit(): void;
   /** Held long polls (a broker gap answers them early). */
@@ -49,8 +51,24 @@ const methodNotAllowed = (allow: string) => () => {
  */
 export function createHttpApp(host: HttpHost): Hono<{ Bindings: HttpEdge | undefined }> {
   const app = new Hono<{ Bindings: HttpEdge | undefined }>();
-  // Preflights only: every other answer carries ORIGIN_GRANT from where it is made (see there why).
-  app.options('*', cors({ ...CORS_OPTIONS, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders] }));
+  const { origins } = host;
+  if (origins.restricted) {
+    // Before CORS: a foreign page gets no grant, its preflight included; a listed one gets its own
+    // grant in place of the public `*` that answers carry (onError has answered a throw by then).
+    app.use('*', async (c, next) => {
+      const origin = c.req.header('origin') ?? null;
+      try {
+        origins.check(handshakeOf(c.req.raw));
+      } catch (error) {
+        return host.refusal(error, c.req.raw);
+      }
+      await next();
+      origins.grant(c.res.headers, origin);
+    });
+  }
+  // Preflights only: every other answer carries its grant from where it is made (http-util's json).
+  const grant = origins.restricted ? (origin: string) => origins.corsHeaders(origin)['access-control-allow-origin'] : '*';
+  app.options('*', cors({ ...CORS_OPTIONS, origin: grant, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders] }));
   app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.body));
   app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic'))));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
@@ -70,7 +88,7 @@ export function createHttpApp(host: HttpHost): Hono<{ Bindings: HttpEdge | undef
     if (metricsAllowed && !(await metricsAllowed(c.req.header('authorization') ?? null))) {
       throw new RelayError('unauthorized', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer' });
     }
-    return new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', ...ORIGIN_GRANT } });
+    return new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', ...PUBLIC_CORS_HEADERS } });
   });
   // GET is an SSE stream, served before the app.
   app.all(SSE_PATH, methodNotAllowed('GET'));
@@ -80,7 +98,7 @@ export function createHttpApp(host: HttpHost): Hono<{ Bindings: HttpEdge | undef
   app.get('*', (c, next) => {
     const asset = host.demo?.[c.req.path === '/index.html' ? '/' : c.req.path];
     if (!asset) return next();
-    return new Response(asset.body, { headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...ORIGIN_GRANT } });
+    return new Response(asset.body, { headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...PUBLIC_CORS_HEADERS } });
   });
   app.notFound((c) => errorResponse('not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => host.refusal(error, c.req.raw));

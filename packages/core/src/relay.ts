@@ -4,10 +4,12 @@ import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
 import { RelayError, asRelayError, errorResponse } from './errors.js';
 import { type HandshakeRequest, handshakeOf } from './handshake.js';
 import { type DemoAssets, type HttpEdge, type HttpHost, createHttpApp } from './http-app.js';
+import { SSE_RESPONSE_HEADERS } from './http-util.js';
 import { Hub, type TopicHolder } from './hub.js';
 import { jwtAuth } from './jwt-auth.js';
 import { type Logger, jsonLogger } from './log.js';
 import { MemoryBroker } from './memory-broker.js';
+import { OriginPolicy } from './origin.js';
 import { Metrics } from './metrics.js';
 import type { PollWaiter } from './poll.js';
 import { RedisBroker } from './redis-broker.js';
@@ -43,6 +45,8 @@ export class Relay implements HttpHost {
   readonly hub: Hub<TopicHolder>;
   readonly metrics: Metrics;
   readonly auth: AuthHooks;
+  /** ALLOWED_ORIGINS: which pages may use the server and ride the token cookie. */
+  readonly origins: OriginPolicy;
   readonly demo: DemoAssets | undefined;
   readonly log: Logger;
   /** The HTTP API; Bun serves it with `fetch`, Node and Deno through node-edge. */
@@ -68,6 +72,7 @@ export class Relay implements HttpHost {
     this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics, config.maxBufferedBytes);
     const jwt = config.auth;
     this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, jwksUrl: jwt.jwksUrl, issuer: jwt.issuer, audience: jwt.audience, requireExp: jwt.requireExp }) : allowAll);
+    this.origins = new OriginPolicy(config.allowedOrigins);
     this.demo = options.demo;
     this.http = createHttpApp(this);
   }
@@ -117,7 +122,10 @@ export class Relay implements HttpHost {
 
   /** Authenticates a request of any transport; throws 401 as a RelayError. */
   private async principalOf(request: HandshakeRequest, transport: 'sse' | 'ws' | 'publish' | 'poll'): Promise<Principal> {
-    const principal = await this.auth.authenticate({ token: tokenFrom(request.url, request.header), transport, url: request.url, header: request.header });
+    // A foreign page's request carries the user's cookie too: it is then as good as absent.
+    const cookie = this.origins.cookieHonoured(request);
+    const header = cookie ? request.header : (name: string) => (name === 'cookie' ? null : request.header(name));
+    const principal = await this.auth.authenticate({ token: tokenFrom(request.url, header, { cookie }), transport, url: request.url, header });
     if (!principal) {
       this.log.info('auth refused', { transport });
       throw new RelayError('unauthorized', 'missing or invalid token', { 'www-authenticate': 'Bearer' });
@@ -137,6 +145,7 @@ export class Relay implements HttpHost {
 
   /** Admits a WebSocket before its upgrade (shutdown, limits, auth); throws the RelayError to answer. */
   async acceptWs(request: HandshakeRequest): Promise<Principal> {
+    this.origins.check(request);
     if (this.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
     this.checkConnectionLimit();
     return this.principalOf(request, 'ws');
@@ -147,6 +156,18 @@ export class Relay implements HttpHost {
    * the runtime has sent the headers; throws the RelayError to answer instead.
    */
   async acceptSse(request: HandshakeRequest): Promise<SseSession> {
+    const cors = this.origins.corsHeaders(request.header('origin'));
+    try {
+      this.origins.check(request);
+      return await this.admitSse(request, cors);
+    } catch (error) {
+      // The refusal is read by the same page as the stream: it carries the same origin grant.
+      const refused = asRelayError(error);
+      throw refused ? new RelayError(refused.code, refused.message, { ...cors, ...refused.headers }, { cause: error }) : error;
+    }
+  }
+
+  private async admitSse(request: HandshakeRequest, cors: Readonly<Record<string, string>>): Promise<SseSession> {
     const topics = [...new Set(request.url.searchParams.getAll('topic'))];
     if (topics.length === 0) throw new RelayError('bad_request', 'give at least one topic: /v1/events?topic=NAME');
     if (topics.length > this.config.maxTopicsPerConnection) {
@@ -163,7 +184,8 @@ export class Relay implements HttpHost {
     }
     // The header wins over the query parameter: EventSource sets it on every reconnect.
     const lastEventId = request.header('last-event-id') ?? request.url.searchParams.get('lastEventId') ?? undefined;
-    const session = new SseSession(this, topics, lastEventId === '' ? undefined : lastEventId, principal.expiresAt);
+    const headers = this.origins.restricted ? { ...SSE_RESPONSE_HEADERS, ...cors } : SSE_RESPONSE_HEADERS;
+    const session = new SseSession(this, topics, lastEventId === '' ? undefined : lastEventId, principal.expiresAt, headers);
     this.track(session);
     return session;
   }
@@ -177,13 +199,16 @@ export class Relay implements HttpHost {
 
   /**
    * The answer to anything thrown while serving a request: a RelayError's own response (counted as
-   * rejected), else a logged 500. Like every answer, it carries the CORS origin grant (json).
+   * rejected), else a logged 500. Like every answer, it carries the public CORS grant (json); with
+   * ALLOWED_ORIGINS set, the grant of the request's origin instead (a stream refusal's comes from acceptSse).
    */
   refusal(error: unknown, request?: Request): Response {
     const refused = asRelayError(error);
     if (refused) {
       this.metrics.rejected++;
-      return errorResponse(refused.code, refused.message, refused.headers);
+      const response = errorResponse(refused.code, refused.message, refused.headers);
+      if (this.origins.restricted && !refused.headers['access-control-allow-origin']) response.headers.delete('access-control-allow-origin');
+      return response;
     }
     // The path only: a query string may carry a token.
     this.log.error('request failed', { method: request?.method, path: request ? new URL(request.url).pathname : undefined, error });

@@ -11,6 +11,7 @@ import {
 } from '@relaykit/contracts';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
 import { expiryTimer } from './expiry.js';
+import { SSE_RESPONSE_HEADERS } from './http-util.js';
 import type { Session, SessionHost } from './session-host.js';
 
 const utf8 = new TextEncoder();
@@ -47,6 +48,8 @@ export class SseSession implements Session, BacklogSink {
     private readonly lastEventId: string | undefined,
     /** The token's end (ms since the epoch): the stream ends there with `token_expired`. */
     private readonly expiresAt?: number,
+    /** The stream's response headers: SSE_RESPONSE_HEADERS, or with the origin grant of ALLOWED_ORIGINS. */
+    readonly responseHeaders: Readonly<Record<string, string>> = SSE_RESPONSE_HEADERS,
   ) {}
 
   /** Call when the stream can take bytes: sends the preamble, the replay, then goes live. */

@@ -3,6 +3,7 @@ import { createServer as createTcpServer } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { type Relay, shutdownOnce } from '@relaykit/core';
 import { serveSse } from './sse.js';
+import { requestUrl } from './request-url.js';
 import { isWebSocketUpgrade, serveWs } from './ws.js';
 
 /**
@@ -26,7 +27,7 @@ export function createRelayServer(relay: Relay): Server {
     (req, res) => {
       // Only a GET can be a stream (routeOf): a publish goes to the app without a URL parsed here.
       if (req.method === 'GET') {
-        const url = new URL(req.url ?? '/', 'http://localhost');
+        const url = requestUrl(req);
         if (relay.route('GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
         else void serveHttp(req, res);
       } else if (req.method === 'HEAD') void serveHttp(req, res);

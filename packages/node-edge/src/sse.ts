@@ -43,7 +43,8 @@ export async function serveSse(relay: Relay, req: IncomingMessage, res: ServerRe
   // The client may have left while it was being admitted: 'close' has been emitted already then.
   if (req.socket.destroyed) return session.onClose();
   req.socket.setNoDelay(true);
-  res.writeHead(200, HEADERS);
+  // The public server's headers are one shared list; an ALLOWED_ORIGINS grant is per stream.
+  res.writeHead(200, session.responseHeaders === SSE_RESPONSE_HEADERS ? HEADERS : { ...session.responseHeaders });
   res.on('close', () => session.onClose());
   void session.start(new NodeSink(res));
 }

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { type Relay, RelayError, handshakeOfHeaders } from '@relaykit/core';
 import type { WsPeer } from '@relaykit/core/adapter';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { requestUrl } from './request-url.js';
 
 /**
  * One event's frame text as UTF-8, kept for the next send: the hub hands the same string to every
@@ -69,7 +70,7 @@ function wsServerOf(relay: Relay): WebSocketServer {
 /** The `upgrade` event: route, admit (auth, limits), then hand the socket to a session. */
 export async function serveWs(relay: Relay, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   socket.on('error', () => socket.destroy());
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req);
   let principal;
   try {
     relay.route(req.method ?? 'GET', url.pathname, req.headers.upgrade ?? null);

@@ -1,0 +1,4 @@
+import area from './origin.ts';
+import { register } from '../vitest.ts';
+
+register(area);
