@@ -59,6 +59,11 @@ export interface TargetDef extends Omit<LoadTarget, 'version' | 'skipped'> {
 }
 
 const appEnv = { HOST: '127.0.0.1' };
+/**
+ * relaykit's rate limits off: every load client comes from 127.0.0.1 and publishes and connects
+ * far faster than an app's client may, and the bare runtimes and peers it is compared with have none.
+ */
+const relaykitEnv = { ...appEnv, PUBLISH_RATE: '0', CONNECT_RATE: '0', SUBSCRIBE_RATE: '0' };
 
 export function targetDefs(): TargetDef[] {
   const v = runtimeVersions();
@@ -69,7 +74,7 @@ export function targetDefs(): TargetDef[] {
     label: `relaykit ${runtime}`,
     protocol: 'relaykit',
     transports: ['ws', 'sse'],
-    command: (port) => ({ bin: BIN[runtime], args, cwd: join(ROOT, 'apps', runtime), env: { ...appEnv, PORT: String(port) } }),
+    command: (port) => ({ bin: BIN[runtime], args, cwd: join(ROOT, 'apps', runtime), env: { ...relaykitEnv, PORT: String(port) } }),
     unavailable: () => (existsSync(join(ROOT, 'apps', runtime, 'src/main.ts')) ? undefined : `apps/${runtime}/src/main.ts does not exist`),
     version: () => v[runtime]!.version,
   });

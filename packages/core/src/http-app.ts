@@ -2,8 +2,9 @@ import { type HealthResponse, PollQuery, type PublishResponse, PublishRequest } 
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Principal } from './auth.js';
+import type { ClientLimitKind } from './client-limits.js';
 import { RelayError, errorResponse } from './errors.js';
-import { handshakeOf } from './handshake.js';
+import { type HandshakeRequest, handshakeOf } from './handshake.js';
 import { CORS_OPTIONS, json } from './http-util.js';
 import { nestsDeeperThan } from './json-depth.js';
 import { PollWaiter } from './poll.js';
@@ -19,13 +20,19 @@ export type DemoAssets = Readonly<Record<string, { type: string; body: string }>
 export interface HttpHost extends SessionHost {
   readonly demo: DemoAssets | undefined;
   readonly shuttingDown: boolean;
-  authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal>;
+  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll'): Promise<Principal>;
   checkConnectionLimit(): void;
+  /** Takes one unit of a per-IP limit for the request's client; throws rate_limited when there is none. */
+  limitClient(kind: ClientLimitKind, request: HandshakeRequest): void;
   /** Held long polls (a broker gap answers them early). */
   readonly polls: Set<PollWaiter>;
   /** Turns anything thrown while serving into the answer: a RelayError's own, else 500 (logged). */
   refusal(error: unknown, request?: Request): Response;
 }
+
+/** What the runtime's edge passes with each request: the socket's remote address. */
+export type HttpBindings = { peer?: string | undefined };
+export type HttpApp = Hono<{ Bindings: HttpBindings }>;
 
 const methodNotAllowed = (allow: string) => () => {
   throw new RelayError('method_not_allowed', `allowed: ${allow}`, { allow });
@@ -36,11 +43,14 @@ const methodNotAllowed = (allow: string) => () => {
  * health, metrics and the demo page. SSE streams and WebSocket upgrades are routed to the
  * runtime's own edge before this (routeOf). Errors are thrown as RelayError and answered by onError.
  */
-export function createHttpApp(host: HttpHost): Hono {
-  const app = new Hono();
-  app.use('*', cors({ ...CORS_OPTIONS, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders] }));
-  app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic'))));
-  app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic'))));
+export function createHttpApp(host: HttpHost): HttpApp {
+  const app: HttpApp = new Hono();
+  app.use(
+    '*',
+    cors({ ...CORS_OPTIONS, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders], exposeHeaders: [...CORS_OPTIONS.exposeHeaders] }),
+  );
+  app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.peer));
+  app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.peer));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
   app.get('/healthz', () => {
     const brokerOk = host.hub.broker.available?.() ?? true;
@@ -69,7 +79,10 @@ export function createHttpApp(host: HttpHost): Hono {
   return app;
 }
 
-async function publish(host: HttpHost, request: Request, topic: string): Promise<Response> {
+async function publish(host: HttpHost, request: Request, topic: string, peer: string | undefined): Promise<Response> {
+  const handshake = handshakeOf(request, undefined, peer);
+  // First: a refused publish costs neither reading its body nor auth.
+  host.limitClient('publish', handshake);
   const { maxMessageBytes, maxJsonDepth, requestTimeoutMs } = host.config;
   const body = await readBody(request, maxMessageBytes, requestTimeoutMs);
   let raw: unknown;
@@ -82,7 +95,7 @@ async function publish(host: HttpHost, request: Request, topic: string): Promise
   if (nestsDeeperThan(body, maxJsonDepth + 1)) throw new RelayError('bad_request', `data nests deeper than MAX_JSON_DEPTH (${maxJsonDepth})`);
   const parsed = PublishRequest.safeParse(raw);
   if (!parsed.success) throw new RelayError(codeForIssues(parsed.error.issues), describeIssues(parsed.error.issues));
-  const principal = await host.authenticate(request, 'publish');
+  const principal = await host.authenticate(handshake, 'publish');
   if (!(await host.auth.canPublish(principal, topic))) throw new RelayError('forbidden', `not allowed to publish to ${topic}`);
   const data = rawJson((raw as { data?: unknown }).data);
   const { envelope, duplicate } = await host.publish(topic, { ...parsed.data, data });
@@ -90,14 +103,16 @@ async function publish(host: HttpHost, request: Request, topic: string): Promise
   return json(answer, duplicate ? 200 : 201);
 }
 
-async function poll(host: HttpHost, request: Request, topic: string): Promise<Response> {
-  const { url } = handshakeOf(request);
+async function poll(host: HttpHost, request: Request, topic: string, peer: string | undefined): Promise<Response> {
+  const handshake = handshakeOf(request, undefined, peer);
+  host.limitClient('connect', handshake);
+  const { url } = handshake;
   const query = PollQuery.safeParse({
     after: url.searchParams.get('after') || undefined,
     wait: url.searchParams.get('wait') ?? undefined,
   });
   if (!query.success) throw new RelayError('bad_request', describeIssues(query.error.issues));
-  const principal = await host.authenticate(request, 'poll');
+  const principal = await host.authenticate(handshake, 'poll');
   if (!(await host.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
   host.checkConnectionLimit();
   const waiter = new PollWaiter(host, topic);

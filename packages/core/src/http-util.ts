@@ -8,11 +8,16 @@ export const CORS_OPTIONS = {
   origin: '*',
   allowMethods: ['GET', 'POST', 'OPTIONS'],
   allowHeaders: ['authorization', 'content-type', 'last-event-id'],
+  // A browser client on another origin must see how long a 429 asks it to wait.
+  exposeHeaders: ['retry-after'],
   maxAge: 600,
 } as const;
 
 /** The origin grant a stream answer (or its refusal) carries: they are served outside the Hono app. */
 export const STREAM_CORS_HEADERS: Readonly<Record<string, string>> = { 'access-control-allow-origin': CORS_OPTIONS.origin };
+
+/** What a refused stream or upgrade lets a cross-origin reader see (Retry-After of a 429). */
+export const STREAM_EXPOSED_HEADERS: Readonly<Record<string, string>> = { 'access-control-expose-headers': CORS_OPTIONS.exposeHeaders.join(', ') };
 
 /**
  * Headers of an SSE stream. EventSource's GET is a CORS simple request, so the stream itself needs

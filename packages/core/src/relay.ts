@@ -1,10 +1,11 @@
 import { type Broker, type Config, type Fanout, type PublishInput, type PublishResult, listeningLine } from '@relaykit/contracts';
-import type { Hono } from 'hono';
 import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
-import { RelayError, asRelayError, errorResponse } from './errors.js';
+import { TrustedProxies, clientKey } from './client-address.js';
+import { type ClientLimitKind, ClientLimits } from './client-limits.js';
+import { RelayError, asRelayError, errorResponse, rateLimitedError } from './errors.js';
 import { type HandshakeRequest, handshakeOf } from './handshake.js';
-import { type DemoAssets, type HttpHost, createHttpApp } from './http-app.js';
-import { STREAM_CORS_HEADERS } from './http-util.js';
+import { type DemoAssets, type HttpApp, type HttpHost, createHttpApp } from './http-app.js';
+import { STREAM_CORS_HEADERS, STREAM_EXPOSED_HEADERS } from './http-util.js';
 import { Hub, type TopicHolder } from './hub.js';
 import { jwtAuth } from './jwt-auth.js';
 import { type Logger, jsonLogger } from './log.js';
@@ -16,6 +17,7 @@ import { type Route, routeOf } from './routes.js';
 import type { Session } from './session-host.js';
 import { SetFanout } from './set-fanout.js';
 import { SseSession } from './sse-session.js';
+import { type FrameLimits, RateLimit, frameLimitsOf } from './token-bucket.js';
 import { checkTopic } from './validate.js';
 import { type WsPeer, WsSession } from './ws-session.js';
 
@@ -47,7 +49,11 @@ export class Relay implements HttpHost {
   readonly demo: DemoAssets | undefined;
   readonly log: Logger;
   /** The HTTP API; Bun and Deno serve it with `fetch`, Node through @hono/node-server. */
-  readonly http: Hono;
+  readonly http: HttpApp;
+  readonly frameLimits: FrameLimits;
+  /** Per client IP: HTTP publishes and new connections and polls. */
+  private readonly clientLimits: ClientLimits;
+  private readonly trustedProxies: TrustedProxies;
   private readonly sessions = new Set<Session>();
   /** Long polls being held, so that a broker gap can answer them (see resumeRequired). */
   readonly polls = new Set<PollWaiter>();
@@ -70,6 +76,9 @@ export class Relay implements HttpHost {
     const jwt = config.auth;
     this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, issuer: jwt.issuer, audience: jwt.audience }) : allowAll);
     this.demo = options.demo;
+    this.frameLimits = frameLimitsOf(config);
+    this.clientLimits = new ClientLimits(new RateLimit(config.publishRate, config.publishBurst), new RateLimit(config.connectRate, config.connectBurst));
+    this.trustedProxies = new TrustedProxies(config.trustedProxies);
     this.http = createHttpApp(this);
   }
 
@@ -92,8 +101,11 @@ export class Relay implements HttpHost {
     for (const poll of this.polls) if (topics.includes(poll.topic)) poll.resumeRequired();
   }
 
-  /** Serves a plain HTTP request (anything `route` does not send to a stream or an upgrade). */
-  readonly fetch = (request: Request): Response | Promise<Response> => this.http.fetch(request);
+  /**
+   * Serves a plain HTTP request (anything `route` does not send to a stream or an upgrade);
+   * `peer` is the socket's remote address, which per-IP limits count by.
+   */
+  readonly fetch = (request: Request, peer?: string): Response | Promise<Response> => this.http.fetch(request, { peer });
 
   /** Where a request goes; an upgrade that can never succeed throws its RelayError. */
   route(method: string, pathname: string, upgrade: string | null): Route {
@@ -116,6 +128,21 @@ export class Relay implements HttpHost {
     }
   }
 
+  /**
+   * Takes one unit of a per-IP limit (PUBLISH_* for HTTP publishes, CONNECT_* for connections
+   * and polls) for the request's client; throws rate_limited (429 with Retry-After) when its
+   * bucket is empty. Every attempt counts, admitted or not.
+   */
+  limitClient(kind: ClientLimitKind, request: HandshakeRequest): void {
+    if (this.clientLimits[kind].off) return;
+    const forwardedFor = this.trustedProxies.none ? null : request.header('x-forwarded-for');
+    const waitS = this.clientLimits.take(kind, clientKey(request.peer, forwardedFor, this.trustedProxies));
+    if (waitS === 0) return;
+    this.metrics.rateLimited++;
+    const { rate } = this.clientLimits[kind];
+    throw rateLimitedError(kind === 'publish' ? `publish rate limit exceeded (PUBLISH_RATE=${rate}/s)` : `connection rate limit exceeded (CONNECT_RATE=${rate}/s)`, waitS);
+  }
+
   /** Authenticates a request of any transport; throws 401 as a RelayError. */
   private async principalOf(request: HandshakeRequest, transport: 'sse' | 'ws' | 'publish' | 'poll'): Promise<Principal> {
     const principal = await this.auth.authenticate({ token: tokenFrom(request.url, request.header), transport, url: request.url, header: request.header });
@@ -126,12 +153,13 @@ export class Relay implements HttpHost {
     return principal;
   }
 
-  authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal> {
-    return this.principalOf(handshakeOf(request), transport);
+  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll'): Promise<Principal> {
+    return this.principalOf(request, transport);
   }
 
-  /** Admits a WebSocket before its upgrade (shutdown, limits, auth); throws the RelayError to answer. */
+  /** Admits a WebSocket before its upgrade (rate, shutdown, limits, auth); throws the RelayError to answer. */
   async acceptWs(request: HandshakeRequest): Promise<Principal> {
+    this.limitClient('connect', request);
     if (this.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
     this.checkConnectionLimit();
     return this.principalOf(request, 'ws');
@@ -142,6 +170,7 @@ export class Relay implements HttpHost {
    * the runtime has sent the headers; throws the RelayError to answer instead.
    */
   async acceptSse(request: HandshakeRequest): Promise<SseSession> {
+    this.limitClient('connect', request);
     const topics = [...new Set(request.url.searchParams.getAll('topic'))];
     if (topics.length === 0) throw new RelayError('bad_request', 'give at least one topic: /v1/events?topic=NAME');
     if (topics.length > this.config.maxTopicsPerConnection) {
@@ -178,7 +207,7 @@ export class Relay implements HttpHost {
     const refused = asRelayError(error);
     if (refused) {
       this.metrics.rejected++;
-      return errorResponse(refused.code, refused.message, request ? refused.headers : { ...STREAM_CORS_HEADERS, ...refused.headers });
+      return errorResponse(refused.code, refused.message, request ? refused.headers : { ...STREAM_CORS_HEADERS, ...STREAM_EXPOSED_HEADERS, ...refused.headers });
     }
     // The path only: a query string may carry a token.
     this.log.error('request failed', { method: request?.method, path: request ? new URL(request.url).pathname : undefined, error });

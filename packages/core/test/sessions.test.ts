@@ -2,6 +2,7 @@ import { type Config, type PublishInput, parseConfig } from '@relaykit/contracts
 import { describe, expect, it } from 'vitest';
 import { Hub, MemoryBroker, Metrics, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
 import { type Logger, allowAll } from '../src/index.js';
+import { frameLimitsOf } from '../src/token-bucket.js';
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, enabled: () => false };
 
@@ -20,6 +21,7 @@ function host(env: Record<string, string> = {}): SessionHost & { forgotten: Sess
     auth: allowAll,
     metrics,
     log: silent,
+    frameLimits: frameLimitsOf(config),
     publish: (topic: string, input: PublishInput) => broker.publish(topic, input),
     forget: (session: Session) => forgotten.push(session),
     forgotten,

@@ -12,7 +12,8 @@ import { isWebSocketUpgrade, serveWs } from './ws.js';
  */
 export function createRelayServer(relay: Relay): Server {
   const { config } = relay;
-  const serveHttp = getRequestListener(relay.fetch);
+  // The socket's address goes with each request: per-IP limits count by it.
+  const serveHttp = getRequestListener((request, env) => relay.fetch(request, env.incoming.socket.remoteAddress));
   const server = createServer(
     {
       // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; the check runs at the interval, so it is a fraction of it.
