@@ -51,9 +51,10 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
   /** Frames refused with rate_limited since `strikeWindowStart` (see RATE_LIMIT_STRIKES). */
   private strikes = 0;
   private strikeWindowStart = 0;
-  /** Struck out: later frames are ignored, and the close (4029) waits for the acks of accepted publishes. */
+  /** Struck out: later frames are ignored, and the close (4029) waits for the answers to frames accepted before. */
   private limited = false;
-  private publishesInFlight = 0;
+  /** Publishes and subscribes accepted and not yet answered. */
+  private framesInFlight = 0;
 
   constructor(
     private readonly host: SessionHost,
@@ -209,21 +210,26 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
         this.send(frame.ref === undefined ? { type: 'pong' } : { type: 'pong', ref: frame.ref });
         return;
       case 'subscribe':
-        this.subscribe(frame).catch((error) => this.fail(error, frame.ref));
+        this.answer(this.subscribe(frame), frame.ref);
         return;
       case 'unsubscribe':
         this.unsubscribe(frame);
         return;
       case 'publish':
-        this.publishesInFlight++;
-        this.publish(frame)
-          .catch((error) => this.fail(error, frame.ref))
-          .finally(() => {
-            this.publishesInFlight--;
-            if (this.limited) this.closeRateLimited();
-          });
+        this.answer(this.publish(frame), frame.ref);
         return;
     }
+  }
+
+  /** Reports a frame's failure as an error frame, and counts it in flight until it is answered. */
+  private answer(work: Promise<void>, ref: string | number | undefined): void {
+    this.framesInFlight++;
+    work
+      .catch((error) => this.fail(error, ref))
+      .finally(() => {
+        this.framesInFlight--;
+        if (this.limited) this.closeRateLimited();
+      });
   }
 
   /**
@@ -246,9 +252,9 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     return false;
   }
 
-  /** Closes a struck-out connection with 4029 once every publish it had accepted has been answered. */
+  /** Closes a struck-out connection with 4029 once every publish and subscribe it had accepted has been answered. */
   private closeRateLimited(): void {
-    if (this.publishesInFlight > 0 || this.closed) return;
+    if (this.framesInFlight > 0 || this.closed) return;
     this.host.log.info('rate-limited connection closed', { transport: 'ws', connection: this.id });
     this.peer.close(CloseCode.rateLimited, RATE_LIMITED_REASON);
     this.onClose();
