@@ -1,6 +1,6 @@
 import type { Envelope, ResetCode } from '@relaykit/contracts';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { RelayKitError, errorFromResponse } from './errors.js';
+import { RelayKitError, errorFromResponse, minimumWaitMs } from './errors.js';
 import { openPoll } from './poll.js';
 import { ResumeState } from './resume.js';
 import { type TransportOption, TransportSelector, transportCandidates } from './select.js';
@@ -234,14 +234,16 @@ export class RelayClient<E extends EventMap = EventMap> {
     let lastError: RelayKitError | undefined;
     for (let attempt = 1; ; attempt++) {
       if (this.state === 'closed') throw new RelayKitError('closed', 'client closed');
+      let failure: RelayKitError;
       try {
         return await this.publishOnce(topic, type, data, key);
       } catch (error) {
-        const failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
+        failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
         if (!failure.retryable) throw failure;
         lastError = failure;
       }
-      const delay = backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 }, this.options.random);
+      // Never sooner than the server asked (rate_limited's Retry-After): retrying early is refused again.
+      const delay = Math.max(minimumWaitMs(failure), backoffDelay(attempt, { baseMs: 200, maxMs: 5_000 }, this.options.random));
       if (Date.now() + delay > deadline) {
         throw new RelayKitError('timeout', `publish not acknowledged in time (last error: ${lastError?.message})`);
       }
@@ -502,7 +504,7 @@ export class RelayClient<E extends EventMap = EventMap> {
         const wasOpen = this.opened;
         this.teardown(new RelayKitError('network', `connection lost before the ack: ${error.message}`));
         if (this.stopped || this.paused) return;
-        if (error.code === 'unauthorized' || error.code === 'forbidden' || error.status === 400) this.emit('error', error);
+        if (error.code === 'unauthorized' || error.code === 'forbidden' || error.code === 'rate_limited' || error.status === 400) this.emit('error', error);
         // An HTTP answer (401, 403, 503...) means this transport reached the server: switching would not help.
         if (!wasOpen && error.status === undefined) {
           const before = this.selector.current;
@@ -514,7 +516,8 @@ export class RelayClient<E extends EventMap = EventMap> {
           }
         }
         this.attempt++;
-        const delayMs = backoffDelay(this.attempt, this.options.backoff, this.options.random);
+        // A refusal for rate (429, close 4029) says when to come back: not before that.
+        const delayMs = Math.max(minimumWaitMs(error), backoffDelay(this.attempt, this.options.backoff, this.options.random));
         this.setState('reconnecting', { delayMs, reason: error.message });
         this.timers.retry = setTimeout(() => void this.attemptConnection(), delayMs);
       },

@@ -2,6 +2,9 @@ import type { ServerFrame } from '@relaykit/contracts';
 import { RelayKitError } from './errors.js';
 import type { Transport, TransportContext } from './transport.js';
 
+/** Close code 4029: the server closed the connection for exceeding its rate limits (contracts' CloseCode.rateLimited; a number here, so no contracts code is bundled). */
+export const RATE_LIMITED_CLOSE = 4029;
+
 export function wsUrl(baseUrl: string, token: string | undefined): string {
   const url = new URL(`${baseUrl}/v1/ws`);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -79,6 +82,10 @@ export function openWs(ctx: TransportContext): Transport {
     }
   };
   socket.onclose = (event: CloseEvent) => {
+    if (event.code === RATE_LIMITED_CLOSE) {
+      finish(new RelayKitError('rate_limited', `WebSocket closed (${event.code} ${event.reason}): too many frames over the rate limit`));
+      return;
+    }
     finish(
       new RelayKitError(
         'network',

@@ -75,6 +75,36 @@ describe('WsSession', () => {
     expect(peer.closes).toEqual([]);
   });
 
+  it('refuses publishes over PUBLISH_RATE with rate_limited echoing ref, and at the 10th refusal closes with 4029 after acking what it accepted', async () => {
+    const h = host({ PUBLISH_RATE: '1', PUBLISH_BURST: '2' });
+    const peer = new FakePeer();
+    const session = new WsSession(h, peer, { id: 'p' }, 'c1');
+    for (let ref = 1; ref <= 15; ref++) session.onText(`{"type":"publish","topic":"t","event":{"type":"x"},"ref":${ref}}`);
+    // The close waits for the acks of the two accepted publishes, which the broker answers later.
+    expect(peer.closes).toEqual([]);
+    await settle();
+    expect(peer.ofType('ack').map((f) => f.ref)).toEqual([1, 2]);
+    expect(peer.ofType('error')).toEqual(Array.from({ length: 10 }, (_, i) => expect.objectContaining({ code: 'rate_limited', ref: i + 3 })));
+    expect(peer.closes).toEqual([[4029, 'rate limited']]);
+    expect(h.metrics.rateLimited).toBe(10);
+    expect(h.forgotten).toEqual([session]);
+  });
+
+  it('refuses subscribes over SUBSCRIBE_RATE, but never unsubscribes or pings', async () => {
+    const peer = new FakePeer();
+    const session = new WsSession(host({ SUBSCRIBE_RATE: '2' }), peer, { id: 'p' }, 'c1');
+    for (let i = 0; i < 4; i++) {
+      session.onText(`{"type":"subscribe","topics":["t${i}"],"ref":"s${i}"}`);
+      session.onText(`{"type":"unsubscribe","topics":["t${i}"],"ref":"u${i}"}`);
+      session.onText(`{"type":"ping","ref":"p${i}"}`);
+    }
+    await settle();
+    expect(peer.ofType('error').map((f) => f.ref)).toEqual(['s2', 's3']);
+    expect(peer.ofType('unsubscribed')).toHaveLength(4);
+    expect(peer.ofType('pong')).toHaveLength(4);
+    expect(peer.closes).toEqual([]);
+  });
+
   it('pings on a heartbeat and closes a peer that missed the previous one with 1001', () => {
     const h = host();
     const peer = new FakePeer();
