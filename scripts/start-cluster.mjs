@@ -49,6 +49,7 @@ const conf = readFileSync(`${root}deploy/nginx/relaykit.conf`, 'utf8');
 writeFileSync(`${run}relaykit.conf`, `${process.getuid?.() === 0 ? 'user root;\n' : ''}${conf}`);
 
 start('redis', 'redis-server', ['--port', redisPort, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--logfile', `${run}logs/redis.log`]);
-start('apps', process.execPath, [`${root}scripts/start-all.mjs`], { REDIS_URL: `redis://127.0.0.1:${redisPort}` });
+// nginx is the apps' only peer: trusting it makes per-IP rate limits count each client behind it (X-Forwarded-For).
+start('apps', process.execPath, [`${root}scripts/start-all.mjs`], { REDIS_URL: `redis://127.0.0.1:${redisPort}`, TRUSTED_PROXIES: '127.0.0.1' });
 start('nginx', 'nginx', ['-p', run, '-c', 'relaykit.conf', '-g', 'daemon off;']);
 console.log('[nginx]  http://127.0.0.1:8080/  https://127.0.0.1:8443/ (HTTP/2; self-signed) -> node :8081, bun :8082, deno :8083 on one Redis');

@@ -72,10 +72,16 @@ export interface TargetDef extends Omit<LoadTarget, 'version' | 'skipped'> {
 }
 
 const appEnv = { HOST: '127.0.0.1' };
+/**
+ * relaykit's rate limits off: every load client comes from 127.0.0.1 and publishes and connects
+ * far faster than an app's client may, and the bare runtimes and peers it is compared with have none.
+ */
+const RATE_LIMITS_OFF = { PUBLISH_RATE: '0', CONNECT_RATE: '0', SUBSCRIBE_RATE: '0' };
 
-/** relaykit's own settings for a ServerSetup (REDIS_URL, REDIS_KEY_PREFIX, WORKERS). */
+/** relaykit's own settings for a ServerSetup (REDIS_URL, REDIS_KEY_PREFIX, WORKERS), rate limits off. */
 function relaykitEnv(setup: ServerSetup | undefined): Record<string, string> {
   return {
+    ...RATE_LIMITS_OFF,
     ...(setup?.redis ? { REDIS_URL: setup.redis.url, REDIS_KEY_PREFIX: setup.redis.prefix } : {}),
     ...(setup?.workers && setup.workers > 1 ? { WORKERS: String(setup.workers) } : {}),
   };

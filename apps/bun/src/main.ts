@@ -50,7 +50,7 @@ async function serve(): Promise<void> {
         if (route === 'ws') return await serveWs(relay, req, server, url);
         if (route === 'sse') return await serveSse(relay, req, server, url);
         if (req.method === 'GET' || req.method === 'HEAD') server.timeout(req, POLL_IDLE_TIMEOUT_S);
-        return await relay.fetch(req);
+        return await relay.fetch(req, { peer: server.requestIP(req)?.address });
       } catch (error) {
         return relay.refusal(error);
       }

@@ -50,7 +50,7 @@ export class BunSink implements SseSink {
  * subscriber. A `pull` that returns without closing keeps the stream open until `end()`.
  */
 export async function serveSse(relay: Relay, req: Request, server: Server<unknown>, url: URL): Promise<Response> {
-  const session = await relay.acceptSse(handshakeOf(req, url));
+  const session = await relay.acceptSse(handshakeOf(req, url, server.requestIP(req)?.address));
   // Bun closes a connection quiet for idleTimeout; the heartbeat's keepalives are the only traffic.
   server.timeout(req, 0);
   const body = new ReadableStream({

@@ -32,7 +32,7 @@ export class BunPeer implements WsPeer {
 
 /** `/v1/ws`: admit (auth, limits), then upgrade; a refused upgrade answers the JSON error. */
 export async function serveWs(relay: Relay, req: Request, server: Server<WsData>, url: URL): Promise<Response | undefined> {
-  const principal = await relay.acceptWs(handshakeOf(req, url));
+  const principal = await relay.acceptWs(handshakeOf(req, url, server.requestIP(req)?.address));
   if (server.upgrade(req, { data: { principal, session: undefined } })) return undefined;
   throw new RelayError('bad_request', 'invalid WebSocket upgrade request');
 }

@@ -1,6 +1,6 @@
 import type { Envelope, ResetCode } from '@relaykit/contracts';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { RelayKitError, errorFromResponse } from './errors.js';
+import { RelayKitError, errorFromResponse, minimumWaitMs } from './errors.js';
 import { openPoll } from './poll.js';
 import { ResumeState } from './resume.js';
 import { type TransportOption, TransportSelector, transportCandidates } from './select.js';
@@ -266,10 +266,11 @@ export class RelayClient<E extends EventMap = EventMap> {
     let url = this.url;
     for (let attempt = 1; ; attempt++) {
       if (this.state === 'closed') throw new RelayKitError('closed', 'client closed');
+      let failure: RelayKitError;
       try {
         return await this.publishOnce(topic, type, data, key, url);
       } catch (error) {
-        const failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
+        failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
         if (!failure.retryable) throw failure;
         if (failure.code === 'token_expired') this.currentToken = undefined; // the retry gets a new one
         lastError = failure;
@@ -277,7 +278,8 @@ export class RelayClient<E extends EventMap = EventMap> {
       // The same key on the next instance: the broker they share answers a stored one as a duplicate.
       url = this.rotation.after(url);
       const round = this.rotation.fullRounds(attempt);
-      const delay = round === 0 ? 0 : backoffDelay(round, { baseMs: 200, maxMs: 5_000 }, this.options.random);
+      // Never sooner than the server asked (rate_limited's Retry-After): retrying early is refused again.
+      const delay = Math.max(minimumWaitMs(failure), round === 0 ? 0 : backoffDelay(round, { baseMs: 200, maxMs: 5_000 }, this.options.random));
       if (Date.now() + delay > deadline) {
         throw new RelayKitError('timeout', `publish not acknowledged in time (last error: ${lastError?.message})`);
       }
@@ -591,7 +593,7 @@ export class RelayClient<E extends EventMap = EventMap> {
           void this.attemptConnection();
           return;
         }
-        if (error.code === 'unauthorized' || error.code === 'forbidden' || error.code === 'token_expired' || error.status === 400) this.emit('error', error);
+        if (error.code === 'unauthorized' || error.code === 'forbidden' || error.code === 'token_expired' || error.code === 'rate_limited' || error.status === 400) this.emit('error', error);
         // An HTTP answer (401, 403, 503...) means this transport reached the server: switching would not help.
         // Transports fall back on one URL; when none opens there, or the connection was lost, the next URL.
         if (!wasOpen && error.status === undefined) {
@@ -606,7 +608,8 @@ export class RelayClient<E extends EventMap = EventMap> {
         this.attempt++;
         this.rotation.advance();
         const round = this.rotation.fullRounds(this.attempt);
-        const delayMs = round === 0 ? 0 : backoffDelay(round, this.options.backoff, this.options.random);
+        // A refusal for rate (429, close 4029) says when to come back: not before that.
+        const delayMs = Math.max(minimumWaitMs(error), round === 0 ? 0 : backoffDelay(round, this.options.backoff, this.options.random));
         this.setState('reconnecting', { delayMs, reason: error.message });
         this.timers.retry = setTimeout(() => void this.attemptConnection(), delayMs);
       },

@@ -2,6 +2,9 @@ import type { ServerFrame } from '@relaykit/contracts';
 import { RelayKitError } from './errors.js';
 import type { Transport, TransportContext } from './transport.js';
 
+/** Close code 4029: the server closed the connection for exceeding its rate limits (contracts' CloseCode.rateLimited; a number here, so no contracts code is bundled). */
+export const RATE_LIMITED_CLOSE = 4029;
+
 export function wsUrl(baseUrl: string, token: string | undefined): string {
   const url = new URL(`${baseUrl}/v1/ws`);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -92,6 +95,10 @@ export function openWs(ctx: TransportContext): Transport {
   };
   socket.onclose = (event: CloseEvent) => {
     if (event.code === 4001) return finish(new RelayKitError('token_expired', 'WebSocket closed at the token’s exp (4001)'));
+    if (event.code === RATE_LIMITED_CLOSE) {
+      finish(new RelayKitError('rate_limited', `WebSocket closed (${event.code} ${event.reason}): too many frames over the rate limit`));
+      return;
+    }
     finish(
       new RelayKitError(
         'network',

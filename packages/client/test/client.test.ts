@@ -1,8 +1,9 @@
-import { SSE_KEEPALIVE_COMMENT, SSE_OPEN_COMMENT } from '@relaykit/contracts';
+import { CloseCode, SSE_KEEPALIVE_COMMENT, SSE_OPEN_COMMENT } from '@relaykit/contracts';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type RelayClient, RelayKitError, type StateChange, createClient } from '../src/index.ts';
 import { KEEPALIVE_COMMENT, OPEN_COMMENT } from '../src/sse.ts';
 import { FakeSocket, envelope, json, sleep, sseEvent, sseStream, until } from './fakes.ts';
+import { RATE_LIMITED_CLOSE } from '../src/ws.ts';
 
 let clients: RelayClient[] = [];
 afterEach(() => {
@@ -343,4 +344,92 @@ test('auto: a refusal by the server (401) is reported, not taken for a broken tr
   expect(errors[0]).toBe('unauthorized');
   expect(changes).toEqual([]);
   expect(c.transport).toBe('sse');
+});
+
+describe('rate limits', () => {
+  test('the close code the client reads as rate_limited is the contracts’ own', () => {
+    expect(RATE_LIMITED_CLOSE).toBe(CloseCode.rateLimited);
+  });
+
+  test('a publish refused with 429 is retried with the same key, not before Retry-After', async () => {
+    const sent: Array<{ key: string; at: number }> = [];
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'poll',
+      autoConnect: false,
+      random: () => 0,
+      fetch: async (_url, init) => {
+        sent.push({ key: (JSON.parse(String(init?.body)) as { key: string }).key, at: Date.now() });
+        if (sent.length === 1) {
+          return new Response(JSON.stringify({ error: { code: 'rate_limited', message: 'publish rate limit exceeded; retry in 1 s' } }), {
+            status: 429,
+            headers: { 'content-type': 'application/json', 'retry-after': '1' },
+          });
+        }
+        return json({ id: 'e-1', duplicate: false }, 201);
+      },
+    });
+    expect(await c.publish('t', 'x', 1)).toBe('e-1');
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.key).toBe(sent[0]!.key);
+    // Backoff alone would have retried after 100-200 ms.
+    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(990);
+  });
+
+  test('a stream refused with 429 reconnects after Retry-After, not on the backoff schedule', async () => {
+    let n = 0;
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'sse',
+      topics: ['t'],
+      backoff: { baseMs: 5 },
+      fetch: async () => {
+        n++;
+        if (n === 1) {
+          return new Response(JSON.stringify({ error: { code: 'rate_limited', message: 'connection rate limit exceeded; retry in 2 s' } }), {
+            status: 429,
+            headers: { 'content-type': 'application/json', 'retry-after': '2' },
+          });
+        }
+        const s = sseStream();
+        s.write(`: ${SSE_OPEN_COMMENT}\n\n`);
+        return s.response;
+      },
+    });
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push(e.code));
+    const delays: number[] = [];
+    c.on('state', (s) => s.state === 'reconnecting' && delays.push(s.delayMs!));
+    await until(() => delays.length === 1);
+    expect(delays).toEqual([2000]);
+    expect(errors).toEqual(['rate_limited']);
+    expect(c.transport, 'a 429 is the server answering: no transport switch').toBe('sse');
+    expect(n).toBe(1);
+  });
+
+  test('a WebSocket closed with 4029 reconnects no sooner than 1 s', async () => {
+    class ClosingSocket {
+      static instances: ClosingSocket[] = [];
+      onopen: (() => void) | null = null;
+      onmessage: ((event: { data: string }) => void) | null = null;
+      onclose: ((event: { code: number; reason: string }) => void) | null = null;
+      onerror: (() => void) | null = null;
+      readyState = 1;
+      constructor() {
+        ClosingSocket.instances.push(this);
+        setTimeout(() => {
+          this.onopen?.();
+          this.onmessage?.({ data: JSON.stringify({ type: 'welcome', version: '1', connectionId: 'c', heartbeatMs: 15000, historySize: 10, maxMessageBytes: 65536, maxTopics: 8, position: 'e-0', server: 'test' }) });
+          setTimeout(() => this.onclose?.({ code: 4029, reason: 'rate limited' }), 1);
+        }, 1);
+      }
+      send() {}
+      close() {}
+    }
+    const c = make({ url: 'http://relay.test', transport: 'ws', topics: ['t'], backoff: { baseMs: 5 }, WebSocket: ClosingSocket as unknown as typeof WebSocket });
+    const delays: number[] = [];
+    c.on('state', (s) => s.state === 'reconnecting' && delays.push(s.delayMs!));
+    await until(() => delays.length === 1);
+    expect(delays[0]).toBeGreaterThanOrEqual(1000);
+  });
 });

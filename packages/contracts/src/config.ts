@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressOrRange, splitAddressList } from './rate-limits.js';
 
 const int = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -80,6 +81,22 @@ export const ConfigEnv = z.object({
   IDEMPOTENCY_TTL_MS: int(1000, 86_400_000, 300_000).describe('How long a publish idempotency key is remembered'),
   IDEMPOTENCY_MAX_KEYS: int(0, 10_000_000, 100_000).describe('Idempotency keys one process remembers at most; 0 = none'),
   REQUEST_TIMEOUT_MS: int(1000, 600_000, 30_000).describe('How long a request head and body may take to arrive'),
+  PUBLISH_RATE: int(0, 1_000_000, 1000).describe(
+    'Publishes per second refilled per WebSocket connection and per client IP over HTTP; 0 = no limit',
+  ),
+  PUBLISH_BURST: int(1, 10_000_000, 2000).describe('Publishes a WebSocket connection or client IP may send at once (bucket size)'),
+  CONNECT_RATE: int(0, 1_000_000, 100).describe(
+    'New WebSocket upgrades, SSE streams and polls per second refilled per client IP; 0 = no limit',
+  ),
+  CONNECT_BURST: int(1, 10_000_000, 1000).describe('Connections and polls a client IP may open at once (bucket size)'),
+  SUBSCRIBE_RATE: int(0, 1_000_000, 100).describe(
+    'Subscribe frames per second per WebSocket connection, at most this many at once; 0 = no limit',
+  ),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .refine((value) => splitAddressList(value).every(isAddressOrRange), 'must be IPv4/IPv6 addresses or CIDR ranges, separated by commas')
+    .describe('Peers whose X-Forwarded-For names the client: IPs and CIDRs, comma-separated; empty = none'),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
@@ -146,6 +163,12 @@ export const Config = ConfigEnv.superRefine((env, ctx) => {
   idempotencyTtlMs: env.IDEMPOTENCY_TTL_MS,
   idempotencyMaxKeys: env.IDEMPOTENCY_MAX_KEYS,
   requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+  publishRate: env.PUBLISH_RATE,
+  publishBurst: env.PUBLISH_BURST,
+  connectRate: env.CONNECT_RATE,
+  connectBurst: env.CONNECT_BURST,
+  subscribeRate: env.SUBSCRIBE_RATE,
+  trustedProxies: splitAddressList(env.TRUSTED_PROXIES),
   logLevel: env.LOG_LEVEL,
   workers: env.WORKERS,
   redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,

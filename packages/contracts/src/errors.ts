@@ -19,6 +19,7 @@ export const ErrorCode = z
     'not_found',
     'method_not_allowed',
     'too_many_connections', // over MAX_CONNECTIONS
+    'rate_limited', // over PUBLISH_RATE, CONNECT_RATE or SUBSCRIBE_RATE; retry after Retry-After seconds
     'shutting_down',
     'broker_unavailable', // the broker (Redis) cannot be reached; retry later or elsewhere
     'auth_unavailable', // the token keys (AUTH_JWKS_URL) cannot be fetched; retry later
@@ -51,6 +52,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   too_many_connections: 503,
+  rate_limited: 429,
   shutting_down: 503,
   broker_unavailable: 503,
   auth_unavailable: 503,
@@ -86,6 +88,8 @@ export const CloseCode = {
    * history no longer reaches back): reconnect and resume, and the resume says what was lost.
    */
   resumeRequired: 4009,
+  /** The client kept sending frames over its rate limit (RATE_LIMIT_STRIKES refusals in a window). */
+  rateLimited: 4029,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -93,6 +97,9 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 export const HEARTBEAT_TIMEOUT_REASON = 'No response from ping frame.';
 /** The close reason of close code 4001. */
 export const TOKEN_EXPIRED_REASON = 'token expired';
+
+/** The close reason of a connection closed for exceeding its rate limits. */
+export const RATE_LIMITED_REASON = 'rate limited';
 /** The close reason of a graceful shutdown. */
 export const SHUTDOWN_REASON = 'server shutting down';
 

@@ -5,6 +5,7 @@ export * from './errors.js';
 export * from './frames.js';
 export * from './http.js';
 export * from './config.js';
+export * from './rate-limits.js';
 export * from './sse.js';
 export * from './encode.js';
 export * from './broker.js';

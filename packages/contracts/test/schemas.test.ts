@@ -63,6 +63,12 @@ describe('config', () => {
         idempotencyTtlMs: 300_000,
         idempotencyMaxKeys: 100_000,
         requestTimeoutMs: 30_000,
+        publishRate: 1000,
+        publishBurst: 2000,
+        connectRate: 100,
+        connectBurst: 1000,
+        subscribeRate: 100,
+        trustedProxies: [],
         logLevel: 'info',
         workers: 1,
         redis: undefined,
@@ -102,6 +108,15 @@ describe('config', () => {
     expect(!bad.ok && bad.message).toMatch(/AUTH_JWKS_URL="ftp:\/\/x": must be an http/);
     expect(!bad.ok && bad.message).toMatch(/AUTH_REQUIRE_EXP="yes": must be true, false, 1 or 0/);
     expect(!bad.ok && bad.message).toMatch(/METRICS_TOKEN=<redacted>: must be at least 16/);
+  });
+
+  it('reads TRUSTED_PROXIES as IPv4/IPv6 addresses and CIDRs, refusing anything else', () => {
+    const ok = parseConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1 ::1,fd00::/8' });
+    expect(ok.ok && ok.config.trustedProxies).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+    for (const bad of ['nginx', '10.0.0.0/33', '0x7f.1', '127.0.0.1/8/8', '::1/129']) {
+      const result = parseConfig({ TRUSTED_PROXIES: bad });
+      expect(!result.ok && result.message, bad).toMatch(/TRUSTED_PROXIES=.*must be IPv4\/IPv6 addresses or CIDR ranges/);
+    }
   });
 
   it('names every bad variable in one message', () => {

@@ -46,3 +46,8 @@ export function asRelayError(error: unknown): RelayError | undefined {
   }
   return undefined;
 }
+
+/** A refusal for a limit: `rate_limited` (429) with Retry-After in whole seconds, also stated in the message. */
+export function rateLimitedError(what: string, retryAfterS: number): RelayError {
+  return new RelayError('rate_limited', `${what}; retry in ${retryAfterS} s`, { 'retry-after': String(retryAfterS) });
+}

@@ -3,8 +3,9 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Principal } from './auth.js';
 import { bearerCheck } from './bearer-check.js';
+import type { ClientLimitKind } from './client-limits.js';
 import { RelayError, errorResponse } from './errors.js';
-import { handshakeOf } from './handshake.js';
+import { type HandshakeRequest, handshakeOf } from './handshake.js';
 import { CORS_OPTIONS, PUBLIC_CORS_HEADERS, json } from './http-util.js';
 import { nestsDeeperThan } from './json-depth.js';
 import { PollWaiter } from './poll.js';
@@ -22,8 +23,10 @@ export interface HttpHost extends SessionHost {
   readonly demo: DemoAssets | undefined;
   readonly shuttingDown: boolean;
   readonly origins: OriginPolicy;
-  authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal>;
+  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll'): Promise<Principal>;
   checkConnectionLimit(): void;
+  /** Takes one unit of a per-IP limit for the request's client; throws rate_limited when there is none. */
+  limitClient(kind: ClientLimitKind, request: HandshakeRequest): void;
   /** Held long polls (a broker gap answers them early). */
   readonly polls: Set<PollWaiter>;
   /** Turns anything thrown while serving into the answer: a RelayError's own, else 500 (logged). */
@@ -31,14 +34,16 @@ export interface HttpHost extends SessionHost {
 }
 
 /**
- * What the runtime's edge hands the app with a request (Hono's bindings, `c.env`): node-edge reads
- * a body into one buffer of its own before the app sees it, and gives it here so that the app
- * does not read it again through a Web stream. Bun hands nothing.
+ * What the runtime's edge hands the app with a request (Hono's bindings, `c.env`): the socket's
+ * remote address, which per-IP limits count by, and on node-edge the body, read into one buffer of
+ * its own before the app sees it so that the app does not read it again through a Web stream.
  */
 export interface HttpEdge {
+  readonly peer?: string | undefined;
   /** The request body as received: at most MAX_MESSAGE_BYTES + 1 bytes (one more says it was over). */
-  readonly body?: Uint8Array;
+  readonly body?: Uint8Array | undefined;
 }
+export type HttpApp = Hono<{ Bindings: HttpEdge }>;
 
 const methodNotAllowed = (allow: string) => () => {
   throw new RelayError('method_not_allowed', `allowed: ${allow}`, { allow });
@@ -49,8 +54,8 @@ const methodNotAllowed = (allow: string) => () => {
  * health, metrics and the demo page. SSE streams and WebSocket upgrades are routed to the
  * runtime's own edge before this (routeOf). Errors are thrown as RelayError and answered by onError.
  */
-export function createHttpApp(host: HttpHost): Hono<{ Bindings: HttpEdge | undefined }> {
-  const app = new Hono<{ Bindings: HttpEdge | undefined }>();
+export function createHttpApp(host: HttpHost): HttpApp {
+  const app: HttpApp = new Hono();
   const { origins } = host;
   if (origins.restricted) {
     // Before CORS: a foreign page gets no grant, its preflight included; a listed one gets its own
@@ -68,9 +73,9 @@ export function createHttpApp(host: HttpHost): Hono<{ Bindings: HttpEdge | undef
   }
   // Preflights only: every other answer carries its grant from where it is made (http-util's json).
   const grant = origins.restricted ? (origin: string) => origins.corsHeaders(origin)['access-control-allow-origin'] : '*';
-  app.options('*', cors({ ...CORS_OPTIONS, origin: grant, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders] }));
-  app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.body));
-  app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic'))));
+  app.options('*', cors({ ...CORS_OPTIONS, origin: grant, allowMethods: [...CORS_OPTIONS.allowMethods], allowHeaders: [...CORS_OPTIONS.allowHeaders], exposeHeaders: [...CORS_OPTIONS.exposeHeaders] }));
+  app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic')), c.env));
+  app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.peer));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
   app.get('/healthz', () => {
     const brokerOk = host.hub.broker.available?.() ?? true;
@@ -105,9 +110,12 @@ export function createHttpApp(host: HttpHost): Hono<{ Bindings: HttpEdge | undef
   return app;
 }
 
-async function publish(host: HttpHost, request: Request, topic: string, received: Uint8Array | undefined): Promise<Response> {
+async function publish(host: HttpHost, request: Request, topic: string, edge: HttpEdge | undefined): Promise<Response> {
+  const handshake = handshakeOf(request, undefined, edge?.peer);
+  // First: a refused publish costs neither reading its body nor auth.
+  host.limitClient('publish', handshake);
   const { maxMessageBytes, maxJsonDepth, requestTimeoutMs } = host.config;
-  const body = received ? receivedBody(request, received, maxMessageBytes) : await readBody(request, maxMessageBytes, requestTimeoutMs);
+  const body = edge?.body ? receivedBody(request, edge.body, maxMessageBytes) : await readBody(request, maxMessageBytes, requestTimeoutMs);
   let raw: unknown;
   try {
     raw = JSON.parse(body);
@@ -118,7 +126,7 @@ async function publish(host: HttpHost, request: Request, topic: string, received
   if (nestsDeeperThan(body, maxJsonDepth + 1)) throw new RelayError('bad_request', `data nests deeper than MAX_JSON_DEPTH (${maxJsonDepth})`);
   const parsed = PublishRequest.safeParse(raw);
   if (!parsed.success) throw new RelayError(codeForIssues(parsed.error.issues), describeIssues(parsed.error.issues));
-  const principal = await host.authenticate(request, 'publish');
+  const principal = await host.authenticate(handshake, 'publish');
   if (!(await host.auth.canPublish(principal, topic))) throw new RelayError('forbidden', `not allowed to publish to ${topic}`);
   const data = rawJson((raw as { data?: unknown }).data);
   const { envelope, duplicate } = await host.publish(topic, { ...parsed.data, data });
@@ -126,14 +134,16 @@ async function publish(host: HttpHost, request: Request, topic: string, received
   return json(answer, duplicate ? 200 : 201);
 }
 
-async function poll(host: HttpHost, request: Request, topic: string): Promise<Response> {
-  const { url } = handshakeOf(request);
+async function poll(host: HttpHost, request: Request, topic: string, peer: string | undefined): Promise<Response> {
+  const handshake = handshakeOf(request, undefined, peer);
+  host.limitClient('connect', handshake);
+  const { url } = handshake;
   const query = PollQuery.safeParse({
     after: url.searchParams.get('after') || undefined,
     wait: url.searchParams.get('wait') ?? undefined,
   });
   if (!query.success) throw new RelayError('bad_request', describeIssues(query.error.issues));
-  const principal = await host.authenticate(request, 'poll');
+  const principal = await host.authenticate(handshake, 'poll');
   if (!(await host.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
   host.checkConnectionLimit();
   const waiter = new PollWaiter(host, topic);

@@ -10,15 +10,11 @@ export const PUBLIC_CORS_HEADERS: Readonly<Record<string, string>> = Object.free
 export const CORS_OPTIONS = {
   allowMethods: ['GET', 'POST', 'OPTIONS'],
   allowHeaders: ['authorization', 'content-type', 'last-event-id'],
+  // A browser client on another origin must see how long a 429 asks it to wait.
+  exposeHeaders: ['retry-after'],
   maxAge: 600,
 } as const;
 
-/**
- * The public grant is set where each answer is made, not by a middleware afterwards: setting a
- * header on a finished response makes @hono/node-server turn its lightweight response into a real
- * one and stream it, which on Deno's node:http cost ~60 µs of a ~250 µs publish. With
- * ALLOWED_ORIGINS set, OriginPolicy.grant replaces it per request (a slower path, only then).
- */
 /**
  * Headers of an SSE stream on a public server. EventSource's GET is a CORS simple request, so the
  * stream itself needs only the origin grant; preflights (fetch readers sending Authorization) are
@@ -26,10 +22,19 @@ export const CORS_OPTIONS = {
  */
 export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, ...PUBLIC_CORS_HEADERS };
 
-/** A JSON answer, with the origin grant; `headers` are plain, which node-edge writes as they are. */
+/** What a cross-origin reader may see beyond the simple headers: how long a 429 or a 503 asks it to wait. */
+export const EXPOSED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'access-control-expose-headers': CORS_OPTIONS.exposeHeaders.join(', ') });
+
+/**
+ * A JSON answer, with the public grant; `headers` are plain, which node-edge writes as they are.
+ * The grant is set where each answer is made, not by a middleware afterwards: setting a header on
+ * a finished response makes @hono/node-server turn its lightweight response into a real one and
+ * stream it, which on Deno's node:http cost ~60 µs of a ~250 µs publish. With ALLOWED_ORIGINS set,
+ * OriginPolicy.grant replaces it per request (a slower path, only then).
+ */
 export function json(body: unknown, status = 200, headers: Readonly<Record<string, string>> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...PUBLIC_CORS_HEADERS, ...headers },
+    headers: { 'content-type': 'application/json; charset=utf-8', ...PUBLIC_CORS_HEADERS, ...EXPOSED_HEADERS, ...headers },
   });
 }

@@ -9,6 +9,7 @@ export class Metrics {
   slowConsumerCloses = 0;
   heartbeatTimeouts = 0;
   rejected = 0;
+  rateLimited = 0;
   readonly startedAt = Date.now();
 
   constructor(
@@ -54,6 +55,9 @@ export class Metrics {
       '# HELP relaykit_rejected_total Requests and frames rejected with an error.',
       '# TYPE relaykit_rejected_total counter',
       `relaykit_rejected_total ${this.rejected}`,
+      '# HELP relaykit_rate_limited_total Requests and frames refused with rate_limited (also counted in relaykit_rejected_total).',
+      '# TYPE relaykit_rate_limited_total counter',
+      `relaykit_rate_limited_total ${this.rateLimited}`,
       '# HELP relaykit_uptime_seconds Seconds since the server started.',
       '# TYPE relaykit_uptime_seconds gauge',
       `relaykit_uptime_seconds ${((Date.now() - this.startedAt) / 1000).toFixed(3)}`,

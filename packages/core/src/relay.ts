@@ -1,9 +1,10 @@
 import { type Broker, type Config, type Fanout, type PublishInput, type PublishResult, listeningLine } from '@relaykit/contracts';
-import type { Hono } from 'hono';
 import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
-import { RelayError, asRelayError, errorResponse } from './errors.js';
+import { TrustedProxies, clientKey } from './client-address.js';
+import { type ClientLimitKind, ClientLimits } from './client-limits.js';
+import { RelayError, asRelayError, errorResponse, rateLimitedError } from './errors.js';
 import { type HandshakeRequest, handshakeOf } from './handshake.js';
-import { type DemoAssets, type HttpEdge, type HttpHost, createHttpApp } from './http-app.js';
+import { type DemoAssets, type HttpApp, type HttpEdge, type HttpHost, createHttpApp } from './http-app.js';
 import { SSE_RESPONSE_HEADERS } from './http-util.js';
 import { Hub, type TopicHolder } from './hub.js';
 import { jwtAuth } from './jwt-auth.js';
@@ -17,6 +18,7 @@ import { type Route, WS_PATH, routeOf } from './routes.js';
 import type { Session } from './session-host.js';
 import { SetFanout } from './set-fanout.js';
 import { SseSession } from './sse-session.js';
+import { type FrameLimits, RateLimit, frameLimitsOf } from './token-bucket.js';
 import { checkTopic } from './validate.js';
 import { type WsPeer, WsSession } from './ws-session.js';
 
@@ -50,7 +52,11 @@ export class Relay implements HttpHost {
   readonly demo: DemoAssets | undefined;
   readonly log: Logger;
   /** The HTTP API; Bun serves it with `fetch`, Node and Deno through node-edge. */
-  readonly http: Hono<{ Bindings: HttpEdge | undefined }>;
+  readonly http: HttpApp;
+  readonly frameLimits: FrameLimits;
+  /** Per client IP: HTTP publishes and new connections and polls. */
+  private readonly clientLimits: ClientLimits;
+  private readonly trustedProxies: TrustedProxies;
   private readonly sessions = new Set<Session>();
   /** Long polls being held, so that a broker gap can answer them (see resumeRequired). */
   readonly polls = new Set<PollWaiter>();
@@ -74,6 +80,9 @@ export class Relay implements HttpHost {
     this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, jwksUrl: jwt.jwksUrl, issuer: jwt.issuer, audience: jwt.audience, requireExp: jwt.requireExp }) : allowAll);
     this.origins = new OriginPolicy(config.allowedOrigins);
     this.demo = options.demo;
+    this.frameLimits = frameLimitsOf(config);
+    this.clientLimits = new ClientLimits(new RateLimit(config.publishRate, config.publishBurst), new RateLimit(config.connectRate, config.connectBurst));
+    this.trustedProxies = new TrustedProxies(config.trustedProxies);
     this.http = createHttpApp(this);
   }
 
@@ -96,8 +105,12 @@ export class Relay implements HttpHost {
     for (const poll of this.polls) if (topics.includes(poll.topic)) poll.resumeRequired();
   }
 
-  /** Serves a plain HTTP request (anything `route` does not send to a stream or an upgrade). */
-  readonly fetch = (request: Request, edge?: HttpEdge): Response | Promise<Response> => this.http.fetch(request, edge);
+  /**
+   * Serves a plain HTTP request (anything `route` does not send to a stream or an upgrade) with
+   * what the edge knows of it: the socket's remote address, which per-IP limits count by, and on
+   * node-edge the body it read.
+   */
+  readonly fetch = (request: Request, edge: HttpEdge = {}): Response | Promise<Response> => this.http.fetch(request, edge);
 
   /** Where a request goes; an upgrade that can never succeed throws its RelayError. */
   route(method: string, pathname: string, upgrade: string | null): Route {
@@ -120,6 +133,21 @@ export class Relay implements HttpHost {
     }
   }
 
+  /**
+   * Takes one unit of a per-IP limit (PUBLISH_* for HTTP publishes, CONNECT_* for connections
+   * and polls) for the request's client; throws rate_limited (429 with Retry-After) when its
+   * bucket is empty. Every attempt counts, admitted or not.
+   */
+  limitClient(kind: ClientLimitKind, request: HandshakeRequest): void {
+    if (this.clientLimits[kind].off) return;
+    const forwardedFor = this.trustedProxies.none ? null : request.header('x-forwarded-for');
+    const waitS = this.clientLimits.take(kind, clientKey(request.peer, forwardedFor, this.trustedProxies));
+    if (waitS === 0) return;
+    this.metrics.rateLimited++;
+    const { rate } = this.clientLimits[kind];
+    throw rateLimitedError(kind === 'publish' ? `publish rate limit exceeded (PUBLISH_RATE=${rate}/s)` : `connection rate limit exceeded (CONNECT_RATE=${rate}/s)`, waitS);
+  }
+
   /** Authenticates a request of any transport; throws 401 as a RelayError. */
   private async principalOf(request: HandshakeRequest, transport: 'sse' | 'ws' | 'publish' | 'poll'): Promise<Principal> {
     // A foreign page's request carries the user's cookie too: it is then as good as absent.
@@ -136,16 +164,17 @@ export class Relay implements HttpHost {
   authenticateToken(token: string): Promise<Principal> {
     const url = new URL(WS_PATH, 'http://relaykit.invalid');
     const authorization = `Bearer ${token}`;
-    return this.principalOf({ url, header: (name) => (name === 'authorization' ? authorization : null) }, 'ws');
+    return this.principalOf({ url, peer: undefined, header: (name) => (name === 'authorization' ? authorization : null) }, 'ws');
   }
 
-  authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal> {
-    return this.principalOf(handshakeOf(request), transport);
+  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll'): Promise<Principal> {
+    return this.principalOf(request, transport);
   }
 
-  /** Admits a WebSocket before its upgrade (shutdown, limits, auth); throws the RelayError to answer. */
+  /** Admits a WebSocket before its upgrade (rate, shutdown, limits, auth); throws the RelayError to answer. */
   async acceptWs(request: HandshakeRequest): Promise<Principal> {
     this.origins.check(request);
+    this.limitClient('connect', request);
     if (this.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
     this.checkConnectionLimit();
     return this.principalOf(request, 'ws');
@@ -159,6 +188,7 @@ export class Relay implements HttpHost {
     const cors = this.origins.corsHeaders(request.header('origin'));
     try {
       this.origins.check(request);
+      this.limitClient('connect', request);
       return await this.admitSse(request, cors);
     } catch (error) {
       // The refusal is read by the same page as the stream: it carries the same origin grant.

@@ -3,6 +3,7 @@ import type { AuthHooks, Principal } from './auth.js';
 import type { Hub, TopicHolder } from './hub.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { FrameLimits } from './token-bucket.js';
 
 /** A connection the host tracks: what heartbeats and shutdown ask of it. */
 export interface Session extends TopicHolder {
@@ -27,6 +28,8 @@ export interface SessionHost {
   readonly auth: AuthHooks;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** PUBLISH_RATE and SUBSCRIBE_RATE, as each WebSocket session applies them to its frames. */
+  readonly frameLimits: FrameLimits;
   /** Publishes through the broker, counting it (refused while shutting down). */
   publish(topic: string, input: PublishInput): Promise<PublishResult>;
   /**

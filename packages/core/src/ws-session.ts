@@ -3,6 +3,9 @@ import {
   ClientFrame,
   CloseCode,
   HEARTBEAT_TIMEOUT_REASON,
+  RATE_LIMITED_REASON,
+  RATE_LIMIT_STRIKES,
+  RATE_LIMIT_STRIKE_WINDOW_MS,
   SHUTDOWN_REASON,
   TOKEN_EXPIRED_REASON,
   type EncodedEvent,
@@ -22,6 +25,7 @@ import { RelayError, asRelayError } from './errors.js';
 import { expiryTimer } from './expiry.js';
 import { nestsDeeperThan } from './json-depth.js';
 import type { Session, SessionHost } from './session-host.js';
+import type { Bucket, RateLimit } from './token-bucket.js';
 import { codeForIssues, describeIssues, rawJson, utf8Length } from './validate.js';
 
 /** The runtime's WebSocket, reduced to what a session needs. */
@@ -46,13 +50,26 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
   /** Cleared at each heartbeat ping, set by the pong (or any frame). */
   alive = true;
   private cancelExpiry: () => void = () => {};
+  private readonly publishBucket: Bucket;
+  private readonly subscribeBucket: Bucket;
+  /** Frames refused with rate_limited since `strikeWindowStart` (see RATE_LIMIT_STRIKES). */
+  private strikes = 0;
+  private strikeWindowStart = 0;
+  /** Struck out: later frames are ignored, and the close (4029) waits for the answers to frames accepted before. */
+  private limited = false;
+  /** Publishes and subscribes accepted and not yet answered. */
+  private framesInFlight = 0;
 
   constructor(
     private readonly host: SessionHost,
     readonly peer: P,
     private principal: Principal,
     readonly id: string,
-  ) {}
+  ) {
+    const now = performance.now();
+    this.publishBucket = host.frameLimits.publish.bucket(now);
+    this.subscribeBucket = host.frameLimits.subscribe.bucket(now);
+  }
 
   /** Call once the socket is open. */
   open(): void {
@@ -162,6 +179,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
 
   onText(text: string): void {
     this.alive = true;
+    if (this.limited) return;
     if (text.length > this.host.config.maxMessageBytes / 4 && utf8Length(text) > this.host.config.maxMessageBytes) {
       // Runtimes that enforce the limit themselves close with 1009 before we get here; match them.
       this.error('message_too_large', `frame over MAX_MESSAGE_BYTES (${this.host.config.maxMessageBytes})`);
@@ -183,10 +201,13 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
       this.error('bad_request', `data nests deeper than MAX_JSON_DEPTH (${this.host.config.maxJsonDepth})`, refOf(raw));
       return;
     }
+    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    // Before zod: every publish and subscribe frame counts, and a refused one costs no validation.
+    if (type === 'publish' && !this.admit(this.host.frameLimits.publish, this.publishBucket, 'publish', 'PUBLISH_RATE', raw)) return;
+    if (type === 'subscribe' && !this.admit(this.host.frameLimits.subscribe, this.subscribeBucket, 'subscribe', 'SUBSCRIBE_RATE', raw)) return;
     const parsed = ClientFrame.safeParse(raw);
     if (!parsed.success) {
       const ref = refOf(raw);
-      const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
       if (typeof type !== 'string' || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
         this.error('bad_request', `unknown frame type ${JSON.stringify(type ?? null)}; expected ${CLIENT_FRAME_TYPES.join(', ')}`, ref);
       } else {
@@ -201,18 +222,57 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
         this.send(frame.ref === undefined ? { type: 'pong' } : { type: 'pong', ref: frame.ref });
         return;
       case 'subscribe':
-        this.subscribe(frame).catch((error) => this.fail(error, frame.ref));
+        this.answer(this.subscribe(frame), frame.ref);
         return;
       case 'unsubscribe':
         this.unsubscribe(frame);
         return;
       case 'publish':
-        this.publish(frame).catch((error) => this.fail(error, frame.ref));
+        this.answer(this.publish(frame), frame.ref);
         return;
       case 'refresh':
         this.refresh(frame).catch((error) => this.fail(error, frame.ref));
         return;
     }
+  }
+
+  /** Reports a frame's failure as an error frame, and counts it in flight until it is answered. */
+  private answer(work: Promise<void>, ref: string | number | undefined): void {
+    this.framesInFlight++;
+    work
+      .catch((error) => this.fail(error, ref))
+      .finally(() => {
+        this.framesInFlight--;
+        if (this.limited) this.closeRateLimited();
+      });
+  }
+
+  /**
+   * Takes a token for one frame; a refused frame is answered `rate_limited` (its ref echoed) and
+   * is a strike: the RATE_LIMIT_STRIKES-th within RATE_LIMIT_STRIKE_WINDOW_MS closes with 4029.
+   */
+  private admit(limit: RateLimit, bucket: Bucket, what: string, setting: string, raw: unknown): boolean {
+    const now = performance.now();
+    if (limit.take(bucket, now)) return true;
+    this.host.metrics.rateLimited++;
+    this.error('rate_limited', `${what} rate limit exceeded (${setting}=${limit.rate}/s); retry in ${limit.retryAfterS(bucket)} s`, refOf(raw));
+    if (this.strikes === 0 || now - this.strikeWindowStart > RATE_LIMIT_STRIKE_WINDOW_MS) {
+      this.strikes = 0;
+      this.strikeWindowStart = now;
+    }
+    if (++this.strikes >= RATE_LIMIT_STRIKES) {
+      this.limited = true;
+      this.closeRateLimited();
+    }
+    return false;
+  }
+
+  /** Closes a struck-out connection with 4029 once every publish and subscribe it had accepted has been answered. */
+  private closeRateLimited(): void {
+    if (this.framesInFlight > 0 || this.closed) return;
+    this.host.log.info('rate-limited connection closed', { transport: 'ws', connection: this.id });
+    this.peer.close(CloseCode.rateLimited, RATE_LIMITED_REASON);
+    this.onClose();
   }
 
   private fail(error: unknown, ref: string | number | undefined): void {

@@ -2,6 +2,7 @@ import { type Config, type PublishInput, parseConfig } from '@relaykit/contracts
 import { describe, expect, it } from 'vitest';
 import { Hub, MemoryBroker, Metrics, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
 import { type Logger, allowAll } from '../src/index.js';
+import { frameLimitsOf } from '../src/token-bucket.js';
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, enabled: () => false };
 
@@ -20,6 +21,7 @@ function host(env: Record<string, string> = {}): SessionHost & { forgotten: Sess
     auth: allowAll,
     metrics,
     log: silent,
+    frameLimits: frameLimitsOf(config),
     publish: (topic: string, input: PublishInput) => broker.publish(topic, input),
     forget: (session: Session) => forgotten.push(session),
     authenticateToken: () => Promise.reject(new Error('no token auth in this host')),
@@ -71,6 +73,36 @@ describe('WsSession', () => {
     await settle();
     expect(peer.ofType('ack')).toEqual([expect.objectContaining({ ref: 8, id: 'e1-1' })]);
     expect(peer.ofType('event')).toHaveLength(1);
+    expect(peer.closes).toEqual([]);
+  });
+
+  it('refuses publishes over PUBLISH_RATE with rate_limited echoing ref, and at the 10th refusal closes with 4029 after acking what it accepted', async () => {
+    const h = host({ PUBLISH_RATE: '1', PUBLISH_BURST: '2' });
+    const peer = new FakePeer();
+    const session = new WsSession(h, peer, { id: 'p' }, 'c1');
+    for (let ref = 1; ref <= 15; ref++) session.onText(`{"type":"publish","topic":"t","event":{"type":"x"},"ref":${ref}}`);
+    // The close waits for the acks of the two accepted publishes, which the broker answers later.
+    expect(peer.closes).toEqual([]);
+    await settle();
+    expect(peer.ofType('ack').map((f) => f.ref)).toEqual([1, 2]);
+    expect(peer.ofType('error')).toEqual(Array.from({ length: 10 }, (_, i) => expect.objectContaining({ code: 'rate_limited', ref: i + 3 })));
+    expect(peer.closes).toEqual([[4029, 'rate limited']]);
+    expect(h.metrics.rateLimited).toBe(10);
+    expect(h.forgotten).toEqual([session]);
+  });
+
+  it('refuses subscribes over SUBSCRIBE_RATE, but never unsubscribes or pings', async () => {
+    const peer = new FakePeer();
+    const session = new WsSession(host({ SUBSCRIBE_RATE: '2' }), peer, { id: 'p' }, 'c1');
+    for (let i = 0; i < 4; i++) {
+      session.onText(`{"type":"subscribe","topics":["t${i}"],"ref":"s${i}"}`);
+      session.onText(`{"type":"unsubscribe","topics":["t${i}"],"ref":"u${i}"}`);
+      session.onText(`{"type":"ping","ref":"p${i}"}`);
+    }
+    await settle();
+    expect(peer.ofType('error').map((f) => f.ref)).toEqual(['s2', 's3']);
+    expect(peer.ofType('unsubscribed')).toHaveLength(4);
+    expect(peer.ofType('pong')).toHaveLength(4);
     expect(peer.closes).toEqual([]);
   });
 

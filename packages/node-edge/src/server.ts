@@ -13,8 +13,11 @@ import { isWebSocketUpgrade, serveWs } from './ws.js';
  */
 export function createRelayServer(relay: Relay): Server {
   const { config } = relay;
-  // The body collectBody read goes to the app as it is (HttpEdge), not again through a Web stream.
-  const serveHttp = getRequestListener((request, { incoming }) => relay.fetch(request, { body: (incoming as BodiedMessage).rawBody }));
+  // What the edge knows goes with each request: the socket's address (per-IP limits count by it),
+  // and the body collectBody read, so that the app does not read it again through a Web stream.
+  const serveHttp = getRequestListener((request, { incoming }) =>
+    relay.fetch(request, { peer: incoming.socket.remoteAddress, body: (incoming as BodiedMessage).rawBody }),
+  );
   const server = createServer(
     {
       // Heads and bodies must arrive within REQUEST_TIMEOUT_MS; the check runs at the interval, so it is a fraction of it.

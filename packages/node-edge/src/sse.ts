@@ -36,7 +36,7 @@ export async function sendResponse(res: ServerResponse, response: Response): Pro
 export async function serveSse(relay: Relay, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   let session;
   try {
-    session = await relay.acceptSse(handshakeOfHeaders(url, req.headers));
+    session = await relay.acceptSse(handshakeOfHeaders(url, req.headers, req.socket.remoteAddress));
   } catch (error) {
     return sendResponse(res, relay.refusal(error));
   }

@@ -77,7 +77,7 @@ export async function serveWs(relay: Relay, req: IncomingMessage, socket: Duplex
     // ws would refuse a malformed handshake with an HTML page; answer it as every endpoint does.
     const problem = handshakeProblem(req);
     if (problem) throw new RelayError('bad_request', problem);
-    principal = await relay.acceptWs(handshakeOfHeaders(url, req.headers));
+    principal = await relay.acceptWs(handshakeOfHeaders(url, req.headers, req.socket.remoteAddress));
   } catch (error) {
     return rejectUpgrade(socket, relay.refusal(error));
   }

@@ -13,3 +13,4 @@ export * from './raw-ws.ts';
 export * from './sse-stream.ts';
 export * from './target.ts';
 export * from './ws-client.ts';
+export * from './from-address.ts';

@@ -1,0 +1,4 @@
+import area from './rate.ts';
+import { register } from '../vitest.ts';
+
+register(area);
