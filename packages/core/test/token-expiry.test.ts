@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Hub, MemoryBroker, Metrics, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
 import { type AuthHooks, type Logger, type Principal, RelayError, jwtAuth } from '../src/index.js';
+import { frameLimitsOf } from '../src/token-bucket.js';
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, enabled: () => false };
 const secret = 'a-test-secret-that-is-32-bytes-long!';
@@ -31,6 +32,7 @@ function host(): SessionHost {
     auth,
     metrics,
     log: silent,
+    frameLimits: frameLimitsOf(config),
     publish: (topic: string, input: PublishInput) => broker.publish(topic, input),
     forget: (_session: Session) => {},
     async authenticateToken(t) {
