@@ -1,10 +1,13 @@
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
+import { readFileSync } from 'node:fs';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { BunFanout } from './fanout.ts';
 import { serveSse } from './sse.ts';
 import { type WsData, serveWs, wsHandler } from './ws.ts';
 
 const config = loadConfig(Bun.env, (code) => process.exit(code));
+// Read before any worker starts, so that a missing or unreadable file stops the server at once.
+const tls = loadTls(config, (path) => readFileSync(path), (code) => process.exit(code));
 if (config.workers > 1 && !Bun.env[WORKER_ENV]) supervise();
 else await serve();
 
@@ -41,6 +44,9 @@ async function serve(): Promise<void> {
     port: config.port,
     // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
     reusePort: config.workers > 1,
+    // HTTPS with HTTP/1.1 only: Bun 1.4.5's Bun.serve offers no h2 by ALPN, and its node:http2
+    // server, which does, would give up the native pub/sub fan-out (PROTOCOL.md §13).
+    tls: tls && { cert: tls.cert, key: tls.key },
     // REQUEST_TIMEOUT_MS is not Bun's to set for heads: uWS closes a connection whose head has not
     // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
     async fetch(req, server) {

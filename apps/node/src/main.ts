@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, superviseWorkers } from '@relaykit/core';
+import { readFileSync } from 'node:fs';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
 const config = loadConfig(process.env, (code) => process.exit(code));
+// Read before any worker starts, so that a missing or unreadable file stops the server at once.
+const tls = loadTls(config, (path) => readFileSync(path), (code) => process.exit(code));
 if (config.workers > 1 && !process.env[WORKER_ENV]) await supervise();
 else serve();
 
@@ -27,7 +30,7 @@ async function supervise(): Promise<void> {
 /** One server process: the relay, its HTTP server, and shutdown on a signal. */
 function serve(): void {
   const relay = new Relay({ config, serverName: 'node', demo });
-  const shutdown = listenRelay(relay, createRelayServer(relay), (code) => process.exit(code));
+  const shutdown = listenRelay(relay, createRelayServer(relay, tls), (code) => process.exit(code));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -11,3 +11,34 @@ export function loadConfig(env: Record<string, string | undefined>, exit: (code:
   console.error(result.message);
   return exit(2);
 }
+
+/** The PEM bytes of TLS_CERT_FILE and TLS_KEY_FILE, as every runtime's TLS server takes them. */
+export interface TlsFiles {
+  cert: Uint8Array;
+  key: Uint8Array;
+}
+
+/**
+ * Reads TLS_CERT_FILE and TLS_KEY_FILE with the runtime's `read` (core has no file module). A
+ * file that cannot be read or holds no PEM block of its kind stops the server like a bad setting:
+ * one message naming the variable, exit 2. Undefined when TLS is not configured.
+ */
+export function loadTls(config: Config, read: (path: string) => Uint8Array, exit: (code: number) => never): TlsFiles | undefined {
+  if (!config.tls) return undefined;
+  const problems: string[] = [];
+  const load = (name: string, path: string, pem: RegExp, kind: string): Uint8Array => {
+    try {
+      const bytes = read(path);
+      if (!pem.test(new TextDecoder().decode(bytes))) problems.push(`  ${name}=${JSON.stringify(path)}: holds no PEM ${kind}`);
+      return bytes;
+    } catch (error) {
+      problems.push(`  ${name}=${JSON.stringify(path)}: cannot be read (${error instanceof Error ? error.message : String(error)})`);
+      return new Uint8Array();
+    }
+  };
+  const cert = load('TLS_CERT_FILE', config.tls.certFile, /-----BEGIN CERTIFICATE-----/, 'certificate');
+  const key = load('TLS_KEY_FILE', config.tls.keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
+  if (problems.length === 0) return { cert, key };
+  console.error(`Invalid relaykit configuration:\n${problems.join('\n')}`);
+  return exit(2);
+}
