@@ -4,20 +4,20 @@
  * 10 SSE streams to one origin over HTTP/2. Only the ports and the certificate are changed.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { SpawnedServer } from '@relaykit/conformance/server';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SelfSignedCert, makeSelfSignedCert } from './cert.ts';
 import { type RedisProcess, canConnect, freePort, startInstance, startRedis } from './cluster.ts';
 import { ROOT, RUNTIMES, until } from './servers.ts';
 
 const run = promisify(execFile);
 let redis: RedisProcess;
 let nginx: ChildProcess;
-let dir = '';
+let cert: SelfSignedCert | undefined;
 let plain = '';
 let tls = '';
 const instances: SpawnedServer[] = [];
@@ -26,9 +26,9 @@ beforeAll(async () => {
   redis = await startRedis();
   const prefix = `nginx${process.pid}:`;
   instances.push(...(await Promise.all(RUNTIMES.map((rt) => startInstance(rt, redis.url, prefix)))));
-  dir = mkdtempSync(join(tmpdir(), 'relaykit-nginx-'));
+  cert = await makeSelfSignedCert('relaykit-nginx-');
+  const { dir } = cert;
   mkdirSync(join(dir, 'logs'));
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
   let conf = readFileSync(`${ROOT}deploy/nginx/relaykit.conf`, 'utf8');
   conf = conf.replace(/server 127\.0\.0\.1:808[1-3];\n\s*/g, '');
@@ -48,7 +48,7 @@ afterAll(async () => {
   nginx?.kill('SIGTERM');
   await Promise.all(instances.map((s) => s.stop()));
   redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  cert?.remove();
 });
 
 const topic = () => `nginx.${Math.random().toString(36).slice(2, 8)}`;
