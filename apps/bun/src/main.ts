@@ -44,9 +44,10 @@ async function serve(): Promise<void> {
     port: config.port,
     // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
     reusePort: config.workers > 1,
-    // HTTPS with HTTP/1.1 only: Bun 1.4.5's Bun.serve offers no h2 by ALPN, and its node:http2
-    // server, which does, would give up the native pub/sub fan-out (PROTOCOL.md §13).
+    // HTTPS: ALPN gives h2 to clients that offer it (experimental in Bun 1.4.5, and still
+    // Bun.serve, so the native pub/sub fan-out stays), HTTP/1.1 to the rest and to WebSockets.
     tls: tls && { cert: tls.cert, key: tls.key },
+    http2: Boolean(tls),
     // REQUEST_TIMEOUT_MS is not Bun's to set for heads: uWS closes a connection whose head has not
     // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
     async fetch(req, server) {
