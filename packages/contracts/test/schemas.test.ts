@@ -68,8 +68,18 @@ describe('config', () => {
         redis: undefined,
         auth: undefined,
         metricsToken: undefined,
+        tls: undefined,
       },
     });
+  });
+
+  it('takes TLS_CERT_FILE and TLS_KEY_FILE together or not at all', () => {
+    const both = parseConfig({ TLS_CERT_FILE: '/etc/relaykit/cert.pem', TLS_KEY_FILE: '/etc/relaykit/key.pem' });
+    expect(both.ok && both.config.tls).toEqual({ certFile: '/etc/relaykit/cert.pem', keyFile: '/etc/relaykit/key.pem' });
+    const certOnly = parseConfig({ TLS_CERT_FILE: '/etc/relaykit/cert.pem' });
+    expect(!certOnly.ok && certOnly.message).toMatch(/TLS_KEY_FILE="": TLS_CERT_FILE and TLS_KEY_FILE go together/);
+    const keyOnly = parseConfig({ TLS_KEY_FILE: '/etc/relaykit/key.pem' });
+    expect(!keyOnly.ok && keyOnly.message).toMatch(/TLS_CERT_FILE="": TLS_CERT_FILE and TLS_KEY_FILE go together/);
   });
 
   it('turns on JWT auth when a secret is given, refusing short secrets', () => {
