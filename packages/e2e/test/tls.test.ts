@@ -165,6 +165,32 @@ describe.each(RUNTIMES)('%s with TLS_CERT_FILE and TLS_KEY_FILE', (runtime) => {
   });
 });
 
+describe.each(RUNTIMES)('%s over TLS on SIGTERM', (runtime) => {
+  it('closes wss:// with 1001, ends an HTTP/2 SSE stream and exits 0 within SHUTDOWN_GRACE_MS', async () => {
+    const server = await startTls(runtime, { SHUTDOWN_GRACE_MS: '2000' });
+    const curl = spawn('curl', ['-skN', '--http2', `${server.url}/v1/events?topic=${topic()}`]);
+    let out = '';
+    curl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const curlExited = new Promise<void>((resolve) => curl.once('exit', () => resolve()));
+    const ws = new WebSocket(`${server.url.replace(/^https/, 'wss')}/v1/ws`, { rejectUnauthorized: false });
+    const wsClosed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const welcomed = new Promise<void>((resolve, reject) => ws.once('message', () => resolve()).once('error', reject));
+    try {
+      await until('the stream to open', () => out.includes(': relaykit stream open'));
+      await welcomed;
+      const started = Date.now();
+      server.signal('SIGTERM');
+      expect(await wsClosed).toBe(1001);
+      await curlExited; // the server ended the stream: curl saw the end of the HTTP/2 response
+      expect(await server.exited).toMatchObject({ code: 0 });
+      expect(Date.now() - started).toBeLessThan(2_000 + 1_000);
+    } finally {
+      curl.kill();
+      await server.stop();
+    }
+  }, 30_000);
+});
+
 describe('TLS settings that cannot work stop the server with exit code 2', () => {
   it.each(RUNTIMES)('%s: a missing key file is named', async (runtime) => {
     const command = commandFor(runtime);
