@@ -6,7 +6,7 @@
  * `http2: true`.
  */
 import { execFile, spawn } from 'node:child_process';
-import { connect as connectHttp2, constants } from 'node:http2';
+import { type ClientHttp2Session, connect as connectHttp2, constants } from 'node:http2';
 import { connect as connectTls } from 'node:tls';
 import { promisify } from 'node:util';
 import { type SpawnedServer, spawnServer } from '@relaykit/conformance/server';
@@ -163,6 +163,63 @@ describe.each(RUNTIMES)('%s with TLS_CERT_FILE and TLS_KEY_FILE', (runtime) => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
   });
+});
+
+/** One request on an HTTP/2 session; resolves with status and body text. */
+async function h2Request(session: ClientHttp2Session, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+  const request = session.request({ [constants.HTTP2_HEADER_METHOD]: method, [constants.HTTP2_HEADER_PATH]: path, 'content-type': 'application/json' });
+  request.end(body);
+  const status = await new Promise<number>((resolve, reject) => request.once('response', (h) => resolve(Number(h[constants.HTTP2_HEADER_STATUS]))).once('error', reject));
+  let text = '';
+  for await (const chunk of request) text += String(chunk);
+  return { status, text };
+}
+
+function metricOf(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : 0;
+}
+
+describe.each(RUNTIMES)('%s over TLS: a slow HTTP/2 SSE reader', (runtime) => {
+  it('is ended once its unsent data outgrows MAX_BUFFERED_BYTES (flow control stops it), and counted out', async () => {
+    const server = await startTls(runtime, { MAX_BUFFERED_BYTES: '65536', MAX_MESSAGE_BYTES: '65536' });
+    const reader = connectHttp2(server.url, { rejectUnauthorized: false });
+    const publisher = connectHttp2(server.url, { rejectUnauthorized: false });
+    try {
+      const name = topic();
+      const stream = reader.request({ [constants.HTTP2_HEADER_PATH]: `/v1/events?topic=${name}` });
+      let head = '';
+      await new Promise<void>((resolve) => {
+        const onData = (chunk: Buffer) => {
+          head += chunk.toString();
+          if (head.includes('relaykit stream open')) {
+            stream.off('data', onData);
+            resolve();
+          }
+        };
+        stream.on('data', onData);
+      });
+      stream.pause(); // no more WINDOW_UPDATEs: the server's writes for this stream queue up
+      const ended = new Promise<void>((resolve) => {
+        stream.once('end', resolve);
+        stream.once('close', resolve);
+      });
+      const payload = JSON.stringify({ type: 'big', data: 'y'.repeat(60_000) });
+      let closes = 0;
+      for (let round = 0; round < 100 && closes === 0; round++) {
+        for (let i = 0; i < 5; i++) expect((await h2Request(publisher, 'POST', `/v1/topics/${name}/events`, payload)).status).toBe(201);
+        closes = metricOf((await h2Request(publisher, 'GET', '/metrics')).text, 'relaykit_slow_consumer_closes_total');
+      }
+      expect(closes, 'the server ended the slow HTTP/2 SSE stream').toBe(1);
+      stream.resume();
+      await ended;
+      await until('no SSE connection counted', async () => metricOf((await h2Request(publisher, 'GET', '/metrics')).text, 'relaykit_connections{transport="sse"}') === 0);
+    } finally {
+      reader.destroy();
+      publisher.destroy();
+      await server.stop();
+    }
+  }, 90_000);
 });
 
 describe.each(RUNTIMES)('%s over TLS on SIGTERM', (runtime) => {
