@@ -19,18 +19,22 @@ import { ROOT, RUNTIMES, type Runtime, commandFor, until } from './servers.ts';
 const run = promisify(execFile);
 let cert: SelfSignedCert;
 const servers = new Map<Runtime, SpawnedServer>();
+/** Every server a test started, stopped in afterAll even when its test timed out. */
+const started = new Set<SpawnedServer>();
 
 /** The app with TLS on; Deno also needs to read the two files. */
-function startTls(runtime: Runtime, env: Record<string, string> = {}): Promise<SpawnedServer> {
+async function startTls(runtime: Runtime, env: Record<string, string> = {}): Promise<SpawnedServer> {
   const command = commandFor(runtime);
   if (runtime === 'deno') command.splice(2, 0, `--allow-read=${cert.dir}`);
-  return spawnServer({
+  const server = await spawnServer({
     command,
     cwd: `${ROOT}apps/${runtime}`,
     env: { HOST: '127.0.0.1', HEARTBEAT_MS: '1000', SHUTDOWN_GRACE_MS: '500', TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile, ...env },
     killAfterMs: 3_000,
     label: `${runtime} tls`,
   });
+  started.add(server);
+  return server;
 }
 
 beforeAll(async () => {
@@ -39,7 +43,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([...servers.values()].map((s) => s.stop()));
+  await Promise.all([...started].map((s) => s.stop()));
   cert?.remove();
 });
 
