@@ -1,5 +1,6 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, shutdownOnce, superviseWorkers } from '@relaykit/core';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, type TlsAccess, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { BunFanout } from './fanout.ts';
 import { serveSse } from './sse.ts';
@@ -7,7 +8,7 @@ import { type WsData, serveWs, wsHandler } from './ws.ts';
 
 const config = loadConfig(Bun.env, (code) => process.exit(code));
 // Read before any worker starts, so that a missing or unreadable file stops the server at once.
-const tls = loadTls(config, (path) => readFileSync(path), (code) => process.exit(code));
+const tls = loadTls(config, tlsAccess(), (code) => process.exit(code));
 if (config.workers > 1 && !Bun.env[WORKER_ENV]) supervise();
 else await serve();
 
@@ -78,4 +79,12 @@ async function serve(): Promise<void> {
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** node:fs and node:crypto, the same on Node, Bun and Deno, for core's loadTls. */
+function tlsAccess(): TlsAccess {
+  return {
+    read: (path: string) => readFileSync(path),
+    keyMatchesCert: (cert: Uint8Array, key: Uint8Array) => new X509Certificate(cert).checkPrivateKey(createPrivateKey(Buffer.from(key))),
+  };
 }

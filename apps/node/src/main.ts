@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, superviseWorkers } from '@relaykit/core';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, type TlsAccess, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
 const config = loadConfig(process.env, (code) => process.exit(code));
 // Read before any worker starts, so that a missing or unreadable file stops the server at once.
-const tls = loadTls(config, (path) => readFileSync(path), (code) => process.exit(code));
+const tls = loadTls(config, tlsAccess(), (code) => process.exit(code));
 if (config.workers > 1 && !process.env[WORKER_ENV]) await supervise();
 else serve();
 
@@ -33,4 +34,12 @@ function serve(): void {
   const shutdown = listenRelay(relay, createRelayServer(relay, tls), (code) => process.exit(code));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** node:fs and node:crypto, the same on Node, Bun and Deno, for core's loadTls. */
+function tlsAccess(): TlsAccess {
+  return {
+    read: (path: string) => readFileSync(path),
+    keyMatchesCert: (cert: Uint8Array, key: Uint8Array) => new X509Certificate(cert).checkPrivateKey(createPrivateKey(Buffer.from(key))),
+  };
 }

@@ -19,13 +19,13 @@ describe('loadTls', () => {
   it('is undefined without TLS settings, and reads nothing', () => {
     const read = vi.fn();
     const plain = parseConfig({});
-    expect(plain.ok && loadTls(plain.config, read, exit)).toBeUndefined();
+    expect(plain.ok && loadTls(plain.config, { read, keyMatchesCert: () => true }, exit)).toBeUndefined();
     expect(read).not.toHaveBeenCalled();
   });
 
   it('hands over the PEM bytes of both files', () => {
     const files: Record<string, Uint8Array> = { '/tls/cert.pem': CERT, '/tls/key.pem': KEY };
-    expect(loadTls(config, (path) => files[path]!, exit)).toEqual({ cert: CERT, key: KEY });
+    expect(loadTls(config, { read: (path) => files[path]!, keyMatchesCert: () => true }, exit)).toEqual({ cert: CERT, key: KEY });
   });
 
   it('exits 2 naming each file that cannot be read or holds no PEM block of its kind', () => {
@@ -34,9 +34,22 @@ describe('loadTls', () => {
       if (path === '/tls/key.pem') throw new Error('ENOENT: no such file or directory');
       return KEY; // a key where the certificate should be
     };
-    expect(() => loadTls(config, read, exit)).toThrow('exit 2');
+    expect(() => loadTls(config, { read, keyMatchesCert: () => true }, exit)).toThrow('exit 2');
     const message = String(error.mock.calls[0]?.[0]);
     expect(message).toMatch(/TLS_CERT_FILE="\/tls\/cert.pem": holds no PEM certificate/);
     expect(message).toMatch(/TLS_KEY_FILE="\/tls\/key.pem": cannot be read \(ENOENT/);
+  });
+
+  it('exits 2 when the key is not the certificate\'s, or the pair cannot be parsed', () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const files: Record<string, Uint8Array> = { '/tls/cert.pem': CERT, '/tls/key.pem': KEY };
+    const read = (path: string) => files[path]!;
+    expect(() => loadTls(config, { read, keyMatchesCert: () => false }, exit)).toThrow('exit 2');
+    expect(String(error.mock.calls[0]?.[0])).toMatch(/TLS_KEY_FILE="\/tls\/key.pem": is not the private key of TLS_CERT_FILE/);
+    const unparsable = () => {
+      throw new Error('unsupported key');
+    };
+    expect(() => loadTls(config, { read, keyMatchesCert: unparsable }, exit)).toThrow('exit 2');
+    expect(String(error.mock.calls[1]?.[0])).toMatch(/TLS_CERT_FILE \/ TLS_KEY_FILE: cannot be used \(unsupported key\)/);
   });
 });

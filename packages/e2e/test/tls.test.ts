@@ -253,17 +253,30 @@ describe.each(RUNTIMES)('%s over TLS on SIGTERM', (runtime) => {
 });
 
 describe('TLS settings that cannot work stop the server with exit code 2', () => {
-  it.each(RUNTIMES)('%s: a missing key file is named', async (runtime) => {
+  let other: SelfSignedCert;
+  beforeAll(async () => {
+    other = await makeSelfSignedCert('relaykit-tls-other-');
+  });
+  afterAll(() => other?.remove());
+
+  async function exitOf(runtime: Runtime, env: Record<string, string>): Promise<{ code: number; stderr: string }> {
     const command = commandFor(runtime);
-    if (runtime === 'deno') command.splice(2, 0, `--allow-read=${cert.dir}`);
-    const result = await run(command[0]!, command.slice(1), {
-      cwd: `${ROOT}apps/${runtime}`,
-      env: { ...process.env, PORT: '0', TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: `${cert.dir}/missing.pem` },
-    }).then(
+    if (runtime === 'deno') command.splice(2, 0, `--allow-read=${cert.dir},${other.dir}`);
+    return run(command[0]!, command.slice(1), { cwd: `${ROOT}apps/${runtime}`, env: { ...process.env, PORT: '0', ...env }, timeout: 15_000 }).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => error,
     );
+  }
+
+  it.each(RUNTIMES)('%s: a missing key file is named', async (runtime) => {
+    const result = await exitOf(runtime, { TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: `${cert.dir}/missing.pem` });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`TLS_KEY_FILE="${cert.dir}/missing.pem": cannot be read`);
+  });
+
+  it.each(RUNTIMES)('%s: a key that is not the certificate\'s is named', async (runtime) => {
+    const result = await exitOf(runtime, { TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: other.keyFile });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`TLS_KEY_FILE="${other.keyFile}": is not the private key of TLS_CERT_FILE`);
   });
 });
