@@ -1,10 +1,14 @@
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, shutdownOnce, superviseWorkers } from '@relaykit/core';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, type TlsAccess, shutdownOnce, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { BunFanout } from './fanout.ts';
 import { serveSse } from './sse.ts';
 import { type WsData, serveWs, wsHandler } from './ws.ts';
 
 const config = loadConfig(Bun.env, (code) => process.exit(code));
+// Read before any worker starts, so that a missing or unreadable file stops the server at once.
+const tls = loadTls(config, tlsAccess(), (code) => process.exit(code));
 if (config.workers > 1 && !Bun.env[WORKER_ENV]) supervise();
 else await serve();
 
@@ -41,6 +45,10 @@ async function serve(): Promise<void> {
     port: config.port,
     // Workers share the port: SO_REUSEPORT lets the kernel spread connections over them.
     reusePort: config.workers > 1,
+    // HTTPS: ALPN gives h2 to clients that offer it (experimental in Bun 1.4.5, and still
+    // Bun.serve, so the native pub/sub fan-out stays), HTTP/1.1 to the rest and to WebSockets.
+    tls: tls && { cert: tls.cert, key: tls.key },
+    http2: Boolean(tls),
     // REQUEST_TIMEOUT_MS is not Bun's to set for heads: uWS closes a connection whose head has not
     // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
     async fetch(req, server) {
@@ -71,4 +79,12 @@ async function serve(): Promise<void> {
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** node:fs and node:crypto, the same on Node, Bun and Deno, for core's loadTls. */
+function tlsAccess(): TlsAccess {
+  return {
+    read: (path: string) => readFileSync(path),
+    keyMatchesCert: (cert: Uint8Array, key: Uint8Array) => new X509Certificate(cert).checkPrivateKey(createPrivateKey(Buffer.from(key))),
+  };
 }

@@ -1,8 +1,13 @@
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, superviseWorkers } from '@relaykit/core';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { readFileSync } from 'node:fs';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, type TlsAccess, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
 const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
+// Read before any worker starts, so that a missing or unreadable file stops the server at once.
+const tls = loadTls(config, tlsAccess(), (code) => Deno.exit(code));
 if (config.workers > 1 && !Deno.env.get(WORKER_ENV)) await supervise();
 else serve();
 
@@ -32,8 +37,16 @@ function serve(): void {
   const relay = new Relay({ config, serverName: 'deno', demo });
   // Deno's node:http (the edge it shares with Node), not Deno.serve: in Deno 2.9.6 Deno.serve has
   // no header or body timeout and Deno.upgradeWebSocket no frame limit, masking or UTF-8 check.
-  const shutdown = listenRelay(relay, createRelayServer(relay), (code) => Deno.exit(code));
+  const shutdown = listenRelay(relay, createRelayServer(relay, tls), (code) => Deno.exit(code));
   // Deno supports only SIGINT (and SIGBREAK) listeners on Windows.
   if (Deno.build.os !== 'windows') Deno.addSignalListener('SIGTERM', () => shutdown('SIGTERM'));
   Deno.addSignalListener('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** node:fs and node:crypto, the same on Node, Bun and Deno, for core's loadTls. */
+function tlsAccess(): TlsAccess {
+  return {
+    read: (path: string) => readFileSync(path),
+    keyMatchesCert: (cert: Uint8Array, key: Uint8Array) => new X509Certificate(cert).checkPrivateKey(createPrivateKey(Buffer.from(key))),
+  };
 }

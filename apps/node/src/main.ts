@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
-import { Relay, WORKER_ENV, jsonLogger, loadConfig, superviseWorkers } from '@relaykit/core';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, type TlsAccess, superviseWorkers } from '@relaykit/core';
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
 const config = loadConfig(process.env, (code) => process.exit(code));
+// Read before any worker starts, so that a missing or unreadable file stops the server at once.
+const tls = loadTls(config, tlsAccess(), (code) => process.exit(code));
 if (config.workers > 1 && !process.env[WORKER_ENV]) await supervise();
 else serve();
 
@@ -27,7 +31,15 @@ async function supervise(): Promise<void> {
 /** One server process: the relay, its HTTP server, and shutdown on a signal. */
 function serve(): void {
   const relay = new Relay({ config, serverName: 'node', demo });
-  const shutdown = listenRelay(relay, createRelayServer(relay), (code) => process.exit(code));
+  const shutdown = listenRelay(relay, createRelayServer(relay, tls), (code) => process.exit(code));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** node:fs and node:crypto, the same on Node, Bun and Deno, for core's loadTls. */
+function tlsAccess(): TlsAccess {
+  return {
+    read: (path: string) => readFileSync(path),
+    keyMatchesCert: (cert: Uint8Array, key: Uint8Array) => new X509Certificate(cert).checkPrivateKey(createPrivateKey(Buffer.from(key))),
+  };
 }

@@ -134,6 +134,8 @@ export const ConfigEnv = z.object({
   ALLOWED_ORIGINS: AllowedOrigins.optional().describe(
     'Comma-separated origins (scheme://host[:port]) whose pages may use the server; requests with any other foreign Origin get 403 origin_not_allowed. Unset: any origin (CORS *)',
   ),
+  TLS_CERT_FILE: z.string().min(1).optional().describe('PEM certificate (chain) file: with TLS_KEY_FILE the server speaks HTTPS (HTTP/2 and HTTP/1.1)'),
+  TLS_KEY_FILE: z.string().min(1).optional().describe('PEM private key file of TLS_CERT_FILE'),
 });
 
 export const Config = ConfigEnv.superRefine((env, ctx) => {
@@ -144,6 +146,11 @@ export const Config = ConfigEnv.superRefine((env, ctx) => {
   // Without a token check there is no `exp` to require: say so rather than silently do nothing.
   if (env.AUTH_REQUIRE_EXP && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
     ctx.addIssue({ code: 'custom', path: ['AUTH_REQUIRE_EXP'], message: 'needs AUTH_JWT_SECRET or AUTH_JWKS_URL: without JWT auth no token is checked' });
+  }
+  // One without the other is a half-configured HTTPS server: refuse it rather than serve plain HTTP.
+  if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
+    const missing = env.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither' });
   }
 }).transform((env) => ({
   port: env.PORT,
@@ -184,6 +191,7 @@ export const Config = ConfigEnv.superRefine((env, ctx) => {
       : undefined,
   metricsToken: env.METRICS_TOKEN,
   allowedOrigins: env.ALLOWED_ORIGINS,
+  tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
 }));
 export type Config = z.output<typeof Config>;
 export type ConfigEnvInput = z.input<typeof ConfigEnv>;

@@ -75,6 +75,7 @@ describe('config', () => {
         auth: undefined,
         metricsToken: undefined,
         allowedOrigins: undefined,
+        tls: undefined,
       },
     });
   });
@@ -88,6 +89,15 @@ describe('config', () => {
     }
     const empty = parseConfig({ ALLOWED_ORIGINS: ' , ' });
     expect(!empty.ok && empty.message).toMatch(/ALLOWED_ORIGINS=" , ": lists no origin/);
+  });
+
+  it('takes TLS_CERT_FILE and TLS_KEY_FILE together or not at all', () => {
+    const both = parseConfig({ TLS_CERT_FILE: '/etc/relaykit/cert.pem', TLS_KEY_FILE: '/etc/relaykit/key.pem' });
+    expect(both.ok && both.config.tls).toEqual({ certFile: '/etc/relaykit/cert.pem', keyFile: '/etc/relaykit/key.pem' });
+    const certOnly = parseConfig({ TLS_CERT_FILE: '/etc/relaykit/cert.pem' });
+    expect(!certOnly.ok && certOnly.message).toMatch(/TLS_KEY_FILE="": TLS_CERT_FILE and TLS_KEY_FILE go together/);
+    const keyOnly = parseConfig({ TLS_KEY_FILE: '/etc/relaykit/key.pem' });
+    expect(!keyOnly.ok && keyOnly.message).toMatch(/TLS_CERT_FILE="": TLS_CERT_FILE and TLS_KEY_FILE go together/);
   });
 
   it('turns on JWT auth when a secret is given, refusing short secrets', () => {

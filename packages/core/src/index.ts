@@ -7,7 +7,7 @@ export { SSE_RESPONSE_HEADERS, json } from './http-util.js';
 export { type Logger, type LogFields, jsonLogger } from './log.js';
 export { shutdownOnce, type ShutdownPlan } from './shutdown.js';
 export { superviseWorkers, type WorkerPlan, type WorkerProcess, WORKER_ENV } from './workers.js';
-export { loadConfig } from './load-config.js';
+export { type TlsAccess, type TlsFiles, loadConfig, loadTls } from './load-config.js';
 export { type AuthHooks, type AuthRequest, type Principal, allowAll, tokenFrom, TOKEN_COOKIE } from './auth.js';
 export { jwtAuth, type JwtAuthOptions } from './jwt-auth.js';
 export type { DemoAssets, HttpEdge } from './http-app.js';

@@ -11,3 +11,49 @@ export function loadConfig(env: Record<string, string | undefined>, exit: (code:
   console.error(result.message);
   return exit(2);
 }
+
+/** The PEM bytes of TLS_CERT_FILE and TLS_KEY_FILE, as every runtime's TLS server takes them. */
+export interface TlsFiles {
+  cert: Uint8Array;
+  key: Uint8Array;
+}
+
+/** The runtime's file and crypto modules, which core does not import. */
+export interface TlsAccess {
+  read(path: string): Uint8Array;
+  /** True when `key` is the private key of `cert`'s public key; throws when either cannot be parsed. */
+  keyMatchesCert(cert: Uint8Array, key: Uint8Array): boolean;
+}
+
+/**
+ * Reads TLS_CERT_FILE and TLS_KEY_FILE. A file that cannot be read, holds no PEM block of its
+ * kind, or a key that is not the certificate's stops the server like a bad setting: one message
+ * naming the variable, exit 2 (a TLS server would otherwise crash with a stack trace, or on Deno
+ * listen and fail every handshake). Undefined when TLS is not configured.
+ */
+export function loadTls(config: Config, access: TlsAccess, exit: (code: number) => never): TlsFiles | undefined {
+  if (!config.tls) return undefined;
+  const problems: string[] = [];
+  const load = (name: string, path: string, pem: RegExp, kind: string): Uint8Array => {
+    try {
+      const bytes = access.read(path);
+      if (!pem.test(new TextDecoder().decode(bytes))) problems.push(`  ${name}=${JSON.stringify(path)}: holds no PEM ${kind}`);
+      return bytes;
+    } catch (error) {
+      problems.push(`  ${name}=${JSON.stringify(path)}: cannot be read (${error instanceof Error ? error.message : String(error)})`);
+      return new Uint8Array();
+    }
+  };
+  const cert = load('TLS_CERT_FILE', config.tls.certFile, /-----BEGIN CERTIFICATE-----/, 'certificate');
+  const key = load('TLS_KEY_FILE', config.tls.keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key');
+  if (problems.length === 0) {
+    try {
+      if (access.keyMatchesCert(cert, key)) return { cert, key };
+      problems.push(`  TLS_KEY_FILE=${JSON.stringify(config.tls.keyFile)}: is not the private key of TLS_CERT_FILE`);
+    } catch (error) {
+      problems.push(`  TLS_CERT_FILE / TLS_KEY_FILE: cannot be used (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+  console.error(`Invalid relaykit configuration:\n${problems.join('\n')}`);
+  return exit(2);
+}

@@ -282,7 +282,8 @@ export class Relay implements HttpHost {
    */
   announce(port: number): void {
     const { host } = this.config;
-    const line = listeningLine(this.serverName, `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+    const scheme = this.config.tls ? 'https' : 'http';
+    const line = listeningLine(this.serverName, `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`);
     if (this.log.enabled('info')) this.log.info(line);
     else console.log(line);
   }

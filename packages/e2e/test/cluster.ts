@@ -1,11 +1,10 @@
 /** A Redis on a loopback port and relaykit instances on it, for the cluster and nginx tests. */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type SpawnedServer, spawnServer } from '@relaykit/conformance/server';
+import { makeSelfSignedCert } from './cert.ts';
 import { ROOT, type Runtime, commandFor, until } from './servers.ts';
 
 export function freePort(): Promise<number> {
@@ -99,9 +98,10 @@ export interface NginxProcess {
  * servers, the listen ports and the certificate (self-signed, in a temporary folder) change.
  */
 export async function startNginx(upstreamPorts: readonly number[]): Promise<NginxProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'relaykit-nginx-'));
+  // The config names cert.pem and key.pem in nginx's prefix folder, which is the cert's folder.
+  const cert = await makeSelfSignedCert('relaykit-nginx-');
+  const { dir } = cert;
   mkdirSync(join(dir, 'logs'));
-  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
   let conf = readFileSync(`${ROOT}deploy/nginx/relaykit.conf`, 'utf8');
   // The shipped servers' parameters (max_fails, fail_timeout) on the instances' ports.
@@ -121,7 +121,7 @@ export async function startNginx(upstreamPorts: readonly number[]): Promise<Ngin
     errors: () => (existsSync(join(dir, 'logs/error.log')) ? readFileSync(join(dir, 'logs/error.log'), 'utf8') : ''),
     stop() {
       nginx.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
+      cert.remove();
     },
   };
 }

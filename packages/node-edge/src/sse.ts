@@ -1,39 +1,47 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type Relay, SSE_RESPONSE_HEADERS, handshakeOfHeaders } from '@relaykit/core';
 import type { SseSink } from '@relaykit/core/adapter';
 
 /** Flat [name, value, ...] list, built once: node:http then copies no header object per stream. */
 const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();
 
-/** A node:http response as the session's sink: one object per stream, no closures per connection. */
+/**
+ * A node:http response, or an HTTP/2 stream's compatibility response, as the session's sink: one
+ * object per stream, no closures per connection. An HTTP/2 response is measured on its stream
+ * (the compatibility object has no writableLength, and `destroyed` is the stream's).
+ */
 export class NodeSink implements SseSink {
-  private readonly res: ServerResponse;
-  constructor(res: ServerResponse) {
+  private readonly res: { write(chunk: Uint8Array): boolean; end(): void };
+  private readonly writable: { readonly writableLength: number; readonly destroyed: boolean };
+  constructor(res: ServerResponse | Http2ServerResponse) {
     this.res = res;
+    this.writable = 'stream' in res ? res.stream : res;
   }
   write(chunk: Uint8Array): number {
-    return this.res.write(chunk) ? chunk.byteLength : this.res.destroyed ? 0 : -1;
+    return this.res.write(chunk) ? chunk.byteLength : this.writable.destroyed ? 0 : -1;
   }
   end(): void {
     this.res.end();
   }
   get bufferedAmount(): number {
-    return this.res.writableLength;
+    return this.writable.writableLength;
   }
 }
 
 /** Answers a refused stream or upgrade with the relay's JSON error, outside the Hono app. */
-export async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
+export async function sendResponse(res: ServerResponse | Http2ServerResponse, response: Response): Promise<void> {
   const body = Buffer.from(await response.arrayBuffer());
-  res.writeHead(response.status, { ...Object.fromEntries(response.headers), 'content-length': body.byteLength });
-  res.end(body);
+  const headers = { ...Object.fromEntries(response.headers), 'content-length': body.byteLength };
+  if ('stream' in res) res.writeHead(response.status, headers).end(body);
+  else res.writeHead(response.status, headers).end(body);
 }
 
 /**
  * `GET /v1/events`: a plain node:http response used as the stream. Writes made in one tick are
  * merged into one writev by Node, and each event's bytes are shared by every subscriber.
  */
-export async function serveSse(relay: Relay, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function serveSse(relay: Relay, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, url: URL): Promise<void> {
   let session;
   try {
     session = await relay.acceptSse(handshakeOfHeaders(url, req.headers, req.socket.remoteAddress));
@@ -41,10 +49,14 @@ export async function serveSse(relay: Relay, req: IncomingMessage, res: ServerRe
     return sendResponse(res, relay.refusal(error));
   }
   // The client may have left while it was being admitted: 'close' has been emitted already then.
-  if (req.socket.destroyed) return session.onClose();
-  req.socket.setNoDelay(true);
-  // The public server's headers are one shared list; an ALLOWED_ORIGINS grant is per stream.
-  res.writeHead(200, session.responseHeaders === SSE_RESPONSE_HEADERS ? HEADERS : { ...session.responseHeaders });
+  // Over HTTP/2 that is the stream, not the connection it shares, whose options are the session's.
+  if ('stream' in req ? req.stream.destroyed : req.socket.destroyed) return session.onClose();
+  if (!('stream' in req)) req.socket.setNoDelay(true);
+  // The public server's HTTP/1.1 headers are one shared flat list; an ALLOWED_ORIGINS grant is per
+  // stream, and node:http2's compatibility writeHead takes a header object.
+  const headers = session.responseHeaders;
+  if ('stream' in res) res.writeHead(200, { ...headers });
+  else res.writeHead(200, headers === SSE_RESPONSE_HEADERS ? HEADERS : { ...headers });
   res.on('close', () => session.onClose());
   void session.start(new NodeSink(res));
 }
