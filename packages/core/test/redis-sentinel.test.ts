@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEventId } from '@relaykit/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,11 +28,14 @@ interface Deployment {
   replica: RedisServer;
   sentinel: SentinelServer;
 }
-const running: (RedisServer | SentinelServer | RedisBroker)[] = [];
+const running: (RedisServer | SentinelServer | RedisBroker | { stop(): void })[] = [];
 
 async function deploy(): Promise<Deployment> {
-  const master = await RedisServer.start();
-  const replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(master.port)]);
+  // A full sync writes an RDB file to the server's dir, even with saving off.
+  const dir = mkdtempSync(join(tmpdir(), 'relaykit-replication-'));
+  running.push({ stop: () => rmSync(dir, { recursive: true, force: true }) });
+  const master = await RedisServer.start(['--dir', dir, '--dbfilename', 'master.rdb']);
+  const replica = await RedisServer.start(['--dir', dir, '--dbfilename', 'replica.rdb', '--replicaof', '127.0.0.1', String(master.port)]);
   running.push(master, replica);
   await until(async () => /master_link_status:up/.test((await replica.command(['INFO', 'replication'])) as string), 10_000, 'the replica to sync');
   const sentinel = await SentinelServer.start(MASTER, master);
