@@ -87,15 +87,11 @@ interface Script {
   sha: string;
 }
 
-/** An epoch as the meta hash names it, with the one it succeeded (see ENSURE_META). */
-interface Lineage {
+interface Snapshot {
   epoch: string;
-  prev: string;
-  prevEnd: number;
-}
-
-interface Snapshot extends Lineage {
   seq: number;
+  /** When the data's epoch succeeded the id's epoch: the last seq of it the data kept, else -1. */
+  inherited: number;
   topics: { reset: boolean; frames: string[] }[];
 }
 
@@ -136,9 +132,9 @@ export class RedisBroker implements Broker {
   private main: Conn | undefined;
   private mainAttempts = 0;
   private mainTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Drops the current command connection attempt or connection and schedules the next one. */
+  private dropMain: (() => void) | undefined;
   private readonly locator: SentinelLocator | undefined;
-  /** The epoch the current one succeeded, and the last seq of it the data kept. */
-  private predecessor: { epoch: string; end: number } | undefined;
   private sub: Subscriber | undefined;
   /** The subscriber is subscribed and refilled: live frames go straight to the listener. */
   private live = false;
@@ -148,7 +144,7 @@ export class RedisBroker implements Broker {
   private subAttempts = 0;
   private subTimer: ReturnType<typeof setTimeout> | undefined;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
-  private target: { lineage: Lineage; seq: number } | undefined;
+  private target: { epoch: string; seq: number } | undefined;
   private barrierRunning = false;
   private barrierWaiters: (() => void)[] = [];
   private histories = 0;
@@ -248,11 +244,11 @@ export class RedisBroker implements Broker {
       ],
     )) as [number, ...unknown[]];
     if (reply[0] === 1) return { envelope: (JSON.parse(reply[1] as string) as { event: Envelope }).event, duplicate: true };
-    const [, seq, epoch, time, histories, prev, prevEnd] = reply as [number, number, string, string, number, string, number];
+    const [, seq, epoch, time, histories] = reply as [number, number, string, string, number];
     // The streams the cluster holds, as of this publish (the tick refreshes it too).
     this.histories = Number(histories);
     const envelope: Envelope = { id: formatEventId(epoch, seq), topic, type: input.type, data, time: Number(time) };
-    await this.advance({ epoch, prev, prevEnd: Number(prevEnd) }, seq);
+    await this.advance(epoch, seq);
     return { envelope, duplicate: false };
   }
 
@@ -263,7 +259,7 @@ export class RedisBroker implements Broker {
     // holds: an event still in flight would otherwise reach a join after it went live, twice.
     await this.untilLive();
     const snap = await this.snapshot(topics, parsed?.epoch ?? '', topics.map(() => afterSeq));
-    await this.advance(snap, snap.seq);
+    await this.advance(snap.epoch, snap.seq);
     const resetTopics: string[] = [];
     const frames: string[] = [];
     topics.forEach((topic, i) => {
@@ -374,6 +370,7 @@ export class RedisBroker implements Broker {
       this.mainTimer = setTimeout(() => this.startMain(), this.retryDelay(this.mainAttempts++));
       unref(this.mainTimer);
     };
+    this.dropMain = lost;
     void (async () => {
       client = await this.nodeClient();
       client.on('error', lost);
@@ -395,7 +392,7 @@ export class RedisBroker implements Broker {
   /** A failover demoted the server under a connection (READONLY): both reconnect via the Sentinels. */
   private masterMoved(): void {
     if (!this.locator) return;
-    this.main?.destroy();
+    this.dropMain?.();
     if (this.sub) this.subscriberLost(this.sub);
   }
 
@@ -463,8 +460,8 @@ export class RedisBroker implements Broker {
       [this.k.meta, this.k.idx, this.k.gone, ...topics.map((t) => this.k.stream + t)],
       args,
     )) as (string | number)[];
-    const snap: Snapshot = { epoch: reply[0] as string, seq: Number(reply[1]), prev: reply[2] as string, prevEnd: Number(reply[3]), topics: [] };
-    let at = 4;
+    const snap: Snapshot = { epoch: reply[0] as string, seq: Number(reply[1]), inherited: Number(reply[2]), topics: [] };
+    let at = 3;
     for (let i = 0; i < topics.length; i++) {
       if (snap.epoch === '') {
         snap.topics.push({ reset: true, frames: [] });
@@ -478,13 +475,13 @@ export class RedisBroker implements Broker {
     return snap;
   }
 
-  private async readMeta(): Promise<Lineage & { seq: number }> {
-    const [epoch, seq, histories, prev, prevEnd] = (await this.evalScript(this.scripts?.meta, [this.k.meta, this.k.idx, this.k.gone], [
+  private async readMeta(): Promise<{ epoch: string; seq: number }> {
+    const [epoch, seq, histories] = (await this.evalScript(this.scripts?.meta, [this.k.meta, this.k.idx, this.k.gone], [
       newEpoch(this.opts.now()),
       this.k.stream,
-    ])) as [string, string, number, string, number];
+    ])) as [string, string, number];
     this.histories = Number(histories);
-    return { epoch, seq: Number(seq), prev, prevEnd: Number(prevEnd) };
+    return { epoch, seq: Number(seq) };
   }
 
   // --- position -----------------------------------------------------------------------------
@@ -495,10 +492,9 @@ export class RedisBroker implements Broker {
    * is down: a publish resolves after its event reached the listener, as with MemoryBroker, and a
    * replay after every event it returns did.
    */
-  private advance(lineage: Lineage, seq: number): Promise<void> {
-    const { epoch } = lineage;
+  private advance(epoch: string, seq: number): Promise<void> {
     if (epoch === '' || (epoch === this.epoch && seq <= this.seq) || !this.sub || !this.live) return Promise.resolve();
-    if (!this.target || this.target.lineage.epoch !== epoch || this.target.seq < seq) this.target = { lineage, seq };
+    if (!this.target || this.target.epoch !== epoch || this.target.seq < seq) this.target = { epoch, seq };
     const done = new Promise<void>((resolve) => this.barrierWaiters.push(resolve));
     if (!this.barrierRunning) void this.runBarriers();
     return done;
@@ -514,7 +510,7 @@ export class RedisBroker implements Broker {
       try {
         if (sub && this.live) {
           await this.within(sub.client.ping(), 'PING');
-          if (sub === this.sub && this.live) this.applyPosition(target.lineage, target.seq);
+          if (sub === this.sub && this.live) this.applyPosition(target.epoch, target.seq);
         }
       } catch {
         // The subscriber is down: position stays where it is until the refill moves it.
@@ -524,10 +520,11 @@ export class RedisBroker implements Broker {
     this.barrierRunning = false;
   }
 
-  private applyPosition(lineage: Lineage, seq: number): void {
-    if (lineage.epoch === this.epoch) {
+  /** Another epoch is placed by a snapshot (resync), which tells whether it succeeded ours. */
+  private applyPosition(epoch: string, seq: number): void {
+    if (epoch === this.epoch) {
       if (seq > this.seq) this.seq = seq;
-    } else if (!this.retired.has(lineage.epoch)) {
+    } else if (!this.retired.has(epoch)) {
       this.resync();
     }
   }
@@ -535,7 +532,6 @@ export class RedisBroker implements Broker {
   /** Redis started a new epoch (its data was lost): seqs of the old one mean nothing now. */
   private adopt(epoch: string): void {
     this.retired.add(this.epoch);
-    this.predecessor = undefined;
     this.epoch = epoch;
     this.seq = 0;
     for (const watch of this.watched.values()) watch.seen = 0;
@@ -548,7 +544,6 @@ export class RedisBroker implements Broker {
    */
   private succeed(epoch: string, end: number): void {
     this.retired.add(this.epoch);
-    this.predecessor = { epoch: this.epoch, end };
     this.epoch = epoch;
     if (this.seq > end) this.seq = end;
     for (const watch of this.watched.values()) if (watch.seen > end) watch.seen = end;
@@ -590,7 +585,7 @@ export class RedisBroker implements Broker {
       await this.within(sub.client.ping(), 'PING');
       if (sub !== this.sub || !this.live) throw new BrokerUnavailableError('Redis subscriber reconnected while subscribing');
       if (this.watched.get(topic) !== watch) return;
-      this.applyPosition(meta, meta.seq);
+      this.applyPosition(meta.epoch, meta.seq);
       if (meta.epoch === this.epoch && meta.seq > watch.seen) watch.seen = meta.seq;
       watch.arming = false;
     } catch (error) {
@@ -691,11 +686,11 @@ export class RedisBroker implements Broker {
     let snap = await this.snapshot(topics, this.epoch, watches.map((w) => w?.seen ?? 0));
     if (snap.epoch === '') {
       const meta = await this.readMeta();
-      snap = { ...meta, topics: topics.map(() => ({ reset: true, frames: [] })) };
+      snap = { ...meta, inherited: -1, topics: topics.map(() => ({ reset: true, frames: [] })) };
     }
     if (sub !== this.sub) return;
     if (snap.epoch !== this.epoch) {
-      if (snap.prev === this.epoch) this.succeed(snap.epoch, snap.prevEnd);
+      if (snap.inherited >= 0) this.succeed(snap.epoch, snap.inherited);
       else this.adopt(snap.epoch);
     }
     if (snap.seq > this.seq) this.seq = snap.seq;
@@ -711,7 +706,8 @@ export class RedisBroker implements Broker {
     // Gapped topics get nothing more until their subscribers are gone: they must resume.
     if (gaps.length > 0) this.opts.onGap?.(gaps);
     frames.sort((a, b) => seqOfFrame(a[1]) - seqOfFrame(b[1]));
-    for (const [topic, frame] of frames) this.deliver(topic, frame);
+    // The snapshot's frames may carry the ids of epochs the current one succeeded: all are current.
+    for (const [topic, frame] of frames) this.deliver(topic, frame, true);
     topics.forEach((topic, i) => {
       const watch = watches[i];
       if (watch && this.watched.get(topic) === watch && watch.seen < snap.seq) watch.seen = snap.seq;
@@ -727,7 +723,7 @@ export class RedisBroker implements Broker {
   }
 
   /** Hands one frame to the listener, once: parsed once, never re-stringified. */
-  private deliver(topic: string, frame: string): void {
+  private deliver(topic: string, frame: string, fromSnapshot = false): void {
     const watch = this.watched.get(topic);
     if (!watch) return;
     let envelope: Envelope;
@@ -738,8 +734,7 @@ export class RedisBroker implements Broker {
     }
     const id = parseEventId(envelope.id);
     if (!id) return;
-    const inherited = id.epoch === this.predecessor?.epoch && id.seq <= this.predecessor.end;
-    if (id.epoch !== this.epoch && !inherited) {
+    if (id.epoch !== this.epoch && !fromSnapshot) {
       // Late frames of an epoch left behind are stale; a newer one must be placed by a snapshot.
       if (this.retired.has(id.epoch) || id.epoch < this.epoch) return;
       if (this.live) this.resync();
@@ -764,7 +759,7 @@ export class RedisBroker implements Broker {
       this.subscriberLost(sub); // Connected but not answering: replace it.
       return;
     }
-    if (meta && sub === this.sub && this.live) this.applyPosition(meta, meta.seq);
+    if (meta && sub === this.sub && this.live) this.applyPosition(meta.epoch, meta.seq);
   }
 }
 

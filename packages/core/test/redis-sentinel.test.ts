@@ -64,7 +64,9 @@ async function open(d: Deployment, options: Partial<RedisBrokerOptions> = {}): P
     ...options,
   });
   running.push(broker);
-  await broker.connect();
+  // connect() gives up waiting after commandTimeoutMs but goes on trying: on a loaded machine, wait for it.
+  await broker.connect().catch(() => {});
+  await until(() => broker.healthy, 10_000, 'the broker to connect');
   broker.setListener((event) => seen.push(event.envelope.id));
   return Object.assign(broker, { seen, gaps });
 }

@@ -1,8 +1,9 @@
 /**
  * The Lua side of RedisBroker. Keys (P = keyPrefix):
  *   P meta      HASH  epoch, seq (the cluster's one sequence), wm (watermark of forgotten drops),
- *                     node (master_replid of the server that holds the data), prev and prev_end
- *                     (the epoch this one succeeded and the last seq it kept)
+ *                     node (master_replid of the server that holds the data), lineage (the
+ *                     epochs this one succeeded, newest first, each with the last seq it kept:
+ *                     `<epoch> <seq> <epoch> <seq>…`, at most 16)
  *   P idx       ZSET  topic -> seq of its newest event, one member per history (stream)
  *   P gone      ZSET  topic -> seq of its newest event, for dropped histories (tombstones)
  *   P s:<topic> STREAM entries `<seq>-0` with field f = the event's WebSocket frame
@@ -24,6 +25,7 @@
  * epoch is succeeded: ids up to the seq this server holds stay valid (its data has them all), the
  * sequence goes on under a new epoch, and an id of the old epoch beyond that seq, which can only
  * name a lost event, is reset. A succession that lost nothing costs nothing. INFO costs a few µs.
+ * The 16 newest successions are remembered (several failovers in a row); older ids are reset.
  */
 const ENSURE_META = `
 local function ensure_meta(meta, idx, gone, prefix, fresh)
@@ -33,12 +35,18 @@ local function ensure_meta(meta, idx, gone, prefix, fresh)
   if m[1] then
     -- A later epoch sorts after the one it succeeds, whatever the clocks say.
     if fresh <= m[1] then fresh = m[1] .. string.sub(fresh, -4) end
-    redis.call('HSET', meta, 'epoch', fresh, 'node', node, 'prev', m[1], 'prev_end', m[3])
+    local lineage = {m[1] .. ' ' .. m[3]}
+    for e, last in string.gmatch(redis.call('HGET', meta, 'lineage') or '', '(%S+) (%S+)') do
+      if #lineage == 16 then break end
+      lineage[#lineage + 1] = e .. ' ' .. last
+    end
+    redis.call('HSET', meta, 'epoch', fresh, 'node', node, 'lineage', table.concat(lineage, ' '))
     return fresh
   end
   -- Streams surviving a partial loss hold seqs of an epoch nobody can name any more.
   for _, topic in ipairs(redis.call('ZRANGE', idx, 0, -1)) do redis.call('DEL', prefix .. topic) end
   redis.call('DEL', idx, gone)
+  redis.call('HDEL', meta, 'lineage')
   redis.call('HSET', meta, 'epoch', fresh, 'seq', 0, 'wm', 0, 'node', node)
   return fresh
 end
@@ -48,7 +56,7 @@ end
  * KEYS: meta, idx, gone, stream, idempotency key.
  * ARGV: fresh epoch, frame tail (`,"topic":…,"type":…,"data":…,"time":`), historySize,
  *       maxHistories, ttlMs, idempotencyTtlMs, has key ('1'/'0'), channel, topic, stream prefix.
- * Returns {1, frame} for a duplicate, else {0, seq, epoch, time, histories, prev, prev_end}.
+ * Returns {1, frame} for a duplicate, else {0, seq, epoch, time, histories}.
  */
 export const PUBLISH_LUA = `${ENSURE_META}
 local meta, idx, gone, stream, ikey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -118,8 +126,7 @@ while redis.call('ZCARD', idx) > maxh do
   redis.call('DEL', prefix .. low[1])
   bury(low[1], low[2])
 end
-local lineage = redis.call('HMGET', meta, 'prev', 'prev_end')
-return {0, seq, epoch, time, redis.call('ZCARD', idx), lineage[1] or '', tonumber(lineage[2] or 0)}
+return {0, seq, epoch, time, redis.call('ZCARD', idx)}
 `;
 
 /** The seq up to which a topic's events may be lost (see the header). */
@@ -141,21 +148,24 @@ end
 /**
  * One atomic snapshot of several topics. KEYS: meta, idx, gone, stream_1..n.
  * ARGV: fresh epoch, the id's epoch ('' if malformed), then topic_i, afterSeq_i for each stream.
- * Returns {epoch or '', seq, prev or '', prev_end, then per topic: reset 1/0, count, frames}.
- * An after-seq is interpretable in the current epoch up to seq, and in the epoch it succeeded up
- * to prev_end; otherwise the topic is reset and gets all that is held. A topic whose events after
- * the after-seq were trimmed or dropped is reset too.
+ * Returns {epoch or '', seq, last seq of the id's epoch if this one succeeded it (else -1), then
+ * per topic: reset 1/0, count, frames}. An after-seq is interpretable in the current epoch up to
+ * seq, and in an epoch of the lineage up to the last seq it kept; otherwise the topic is reset and
+ * gets all that is held. A topic whose events after the after-seq were trimmed or dropped is reset too.
  */
 export const REPLAY_LUA = `${ENSURE_META}${LOST_OF}
 local meta, idx, gone = KEYS[1], KEYS[2], KEYS[3]
-if not redis.call('HGET', meta, 'epoch') then return {'', 0, '', 0} end
+if not redis.call('HGET', meta, 'epoch') then return {'', 0, -1} end
 local epoch = ensure_meta(meta, idx, gone, '', ARGV[1])
-local m = redis.call('HMGET', meta, 'seq', 'prev', 'prev_end')
-local seq, prev, prev_end = tonumber(m[1]), m[2] or '', tonumber(m[3] or 0)
-local out = {epoch, seq, prev, prev_end}
+local m = redis.call('HMGET', meta, 'seq', 'lineage')
+local seq, inherited = tonumber(m[1]), -1
+for e, last in string.gmatch(m[2] or '', '(%S+) (%S+)') do
+  if e == ARGV[2] then inherited = tonumber(last) break end
+end
+local out = {epoch, seq, inherited}
 for i = 1, #KEYS - 3 do
   local stream, topic, after = KEYS[3 + i], ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2])
-  local valid = (ARGV[2] == epoch and after <= seq) or (prev ~= '' and ARGV[2] == prev and after <= prev_end)
+  local valid = (ARGV[2] == epoch and after <= seq) or after <= inherited
   if not valid then after = 0 end
   local lost = lost_of(meta, idx, gone, stream, topic)
   out[#out + 1] = (not valid or lost > after) and 1 or 0
@@ -166,9 +176,8 @@ end
 return out
 `;
 
-/** KEYS: meta, idx, gone. ARGV: fresh epoch, stream prefix. Returns {epoch, seq, histories, prev, prev_end}. */
+/** KEYS: meta, idx, gone. ARGV: fresh epoch, stream prefix. Returns {epoch, seq, histories}. */
 export const META_LUA = `${ENSURE_META}
 local epoch = ensure_meta(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1])
-local m = redis.call('HMGET', KEYS[1], 'seq', 'prev', 'prev_end')
-return {epoch, m[1], redis.call('ZCARD', KEYS[2]), m[2] or '', tonumber(m[3] or 0)}
+return {epoch, redis.call('HGET', KEYS[1], 'seq'), redis.call('ZCARD', KEYS[2])}
 `;
