@@ -33,8 +33,8 @@ local function ensure_meta(meta, idx, gone, prefix, fresh)
   local m = redis.call('HMGET', meta, 'epoch', 'node', 'seq')
   if m[1] and m[2] == node then return m[1] end
   if m[1] then
-    -- A later epoch sorts after the one it succeeds, whatever the clocks say.
-    if fresh <= m[1] then fresh = m[1] .. string.sub(fresh, -4) end
+    -- A later epoch sorts after the one it succeeds, whatever the clocks say (ids allow 32 characters).
+    if fresh <= m[1] and #m[1] <= 28 then fresh = m[1] .. string.sub(fresh, -4) end
     local lineage = {m[1] .. ' ' .. m[3]}
     for e, last in string.gmatch(redis.call('HGET', meta, 'lineage') or '', '(%S+) (%S+)') do
       if #lineage == 16 then break end
