@@ -4,6 +4,19 @@ import { isAddressOrRange, splitAddressList } from './rate-limits.js';
 const int = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
+/** One `host:port` of REDIS_SENTINELS; an IPv6 address in brackets. */
+const SENTINEL_NODE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([1-9][0-9]{0,4})$/;
+const MAX_SENTINELS = 16;
+
+function sentinelNodes(list: string): { host: string; port: number }[] | undefined {
+  const nodes = list.split(',').map((entry) => SENTINEL_NODE.exec(entry.trim()));
+  if (nodes.length > MAX_SENTINELS || nodes.some((m) => !m || Number(m[2]) > 65535)) return undefined;
+  return nodes.map((m) => ({ host: m![1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m![2]) }));
+}
+
+/** Only in Sentinel mode: with REDIS_URL the credentials are in the URL. */
+const SENTINEL_ONLY = ['REDIS_SENTINEL_MASTER', 'REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD'] as const;
+
 /**
  * Server configuration, read from the environment with the same names and defaults on every
  * runtime. Unknown variables are ignored (the environment holds much else).
@@ -102,6 +115,19 @@ export const ConfigEnv = z.object({
     .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
     .optional()
     .describe('When set, the broker is Redis: instances sharing it act as one broker'),
+  REDIS_SENTINELS: z
+    .string()
+    .refine((list) => sentinelNodes(list) !== undefined, `must be 1-${MAX_SENTINELS} comma-separated host:port (IPv6 as [addr]:port, port 1-65535)`)
+    .optional()
+    .describe('Instead of REDIS_URL: Redis Sentinels that name the master; the broker follows it through failovers'),
+  REDIS_SENTINEL_MASTER: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -')
+    .optional()
+    .describe('The master name the Sentinels monitor (`sentinel monitor <name> …`); required with REDIS_SENTINELS'),
+  REDIS_USERNAME: z.string().min(1).max(256).optional().describe('ACL user of the Redis servers, in Sentinel mode'),
+  REDIS_PASSWORD: z.string().min(1).max(512).optional().describe('Password of the Redis servers, in Sentinel mode'),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).max(512).optional().describe('Password of the Sentinels themselves (their requirepass)'),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -')
@@ -140,8 +166,19 @@ export const ConfigEnv = z.object({
 
 export const Config = ConfigEnv.superRefine((env, ctx) => {
   // Workers share nothing but the broker: without Redis each would be an island behind one port.
-  if (env.WORKERS > 1 && !env.REDIS_URL) {
-    ctx.addIssue({ code: 'custom', path: ['WORKERS'], message: 'more than 1 worker needs REDIS_URL: workers share one broker through Redis' });
+  if (env.WORKERS > 1 && !env.REDIS_URL && !env.REDIS_SENTINELS) {
+    ctx.addIssue({ code: 'custom', path: ['WORKERS'], message: 'more than 1 worker needs REDIS_URL or REDIS_SENTINELS: workers share one broker through Redis' });
+  }
+  if (env.REDIS_URL && env.REDIS_SENTINELS) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINELS'], message: 'set either REDIS_URL (one Redis) or REDIS_SENTINELS (a master found by Sentinels), not both' });
+  }
+  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_MASTER) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_MASTER'], message: 'is required with REDIS_SENTINELS: the name the Sentinels monitor' });
+  }
+  for (const name of SENTINEL_ONLY) {
+    if (env[name] !== undefined && !env.REDIS_SENTINELS) {
+      ctx.addIssue({ code: 'custom', path: [name], message: 'only applies with REDIS_SENTINELS (with REDIS_URL, credentials go in the URL)' });
+    }
   }
   // Without a token check there is no `exp` to require: say so rather than silently do nothing.
   if (env.AUTH_REQUIRE_EXP && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
@@ -178,7 +215,20 @@ export const Config = ConfigEnv.superRefine((env, ctx) => {
   trustedProxies: splitAddressList(env.TRUSTED_PROXIES),
   logLevel: env.LOG_LEVEL,
   workers: env.WORKERS,
-  redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
+  redis: env.REDIS_URL
+    ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX }
+    : env.REDIS_SENTINELS
+      ? {
+          keyPrefix: env.REDIS_KEY_PREFIX,
+          sentinel: {
+            nodes: sentinelNodes(env.REDIS_SENTINELS)!,
+            masterName: env.REDIS_SENTINEL_MASTER!,
+            username: env.REDIS_USERNAME,
+            password: env.REDIS_PASSWORD,
+            sentinelPassword: env.REDIS_SENTINEL_PASSWORD,
+          },
+        }
+      : undefined,
   auth:
     env.AUTH_JWT_SECRET || env.AUTH_JWKS_URL
       ? {
@@ -194,6 +244,8 @@ export const Config = ConfigEnv.superRefine((env, ctx) => {
   tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
 }));
 export type Config = z.output<typeof Config>;
+/** Where a Sentinel-mode broker asks for its master (REDIS_SENTINELS and friends). */
+export type RedisSentinelConfig = Extract<NonNullable<Config['redis']>, { sentinel: unknown }>['sentinel'];
 export type ConfigEnvInput = z.input<typeof ConfigEnv>;
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; message: string };
@@ -210,7 +262,7 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'config');
     // Secrets (a Redis URL may hold a password) are named, never echoed: this message goes to logs.
-    const value = name.includes('SECRET') || name.includes('TOKEN') || name === 'REDIS_URL' ? '<redacted>' : JSON.stringify(known[name] ?? '');
+    const value = /SECRET|TOKEN|PASSWORD/.test(name) || name === 'REDIS_URL' ? '<redacted>' : JSON.stringify(known[name] ?? '');
     return `  ${name}=${value}: ${issue.message}`;
   });
   return { ok: false, message: `Invalid relaykit configuration:\n${lines.join('\n')}` };

@@ -129,6 +129,40 @@ describe('config', () => {
     }
   });
 
+  it('reads a Sentinel deployment: nodes, master name and credentials, never echoing a password', () => {
+    const on = parseConfig({ REDIS_SENTINELS: '10.0.0.1:26379, sentinel-b:26380,[::1]:26381', REDIS_SENTINEL_MASTER: 'relay', REDIS_PASSWORD: 'pw' });
+    expect(on.ok && on.config.redis).toEqual({
+      keyPrefix: 'relaykit:',
+      sentinel: {
+        nodes: [
+          { host: '10.0.0.1', port: 26379 },
+          { host: 'sentinel-b', port: 26380 },
+          { host: '::1', port: 26381 },
+        ],
+        masterName: 'relay',
+        username: undefined,
+        password: 'pw',
+        sentinelPassword: undefined,
+      },
+    });
+    expect(parseConfig({ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'm', WORKERS: '4' }).ok).toBe(true);
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ REDIS_SENTINELS: 'a:1' }, /REDIS_SENTINEL_MASTER="": is required with REDIS_SENTINELS/],
+      [{ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'm', REDIS_URL: 'redis://:pw@h:1' }, /REDIS_SENTINELS="a:1": set either REDIS_URL .* not both/],
+      [{ REDIS_SENTINELS: 'a', REDIS_SENTINEL_MASTER: 'm' }, /REDIS_SENTINELS="a": must be 1-16 comma-separated host:port/],
+      [{ REDIS_SENTINELS: 'a:70000', REDIS_SENTINEL_MASTER: 'm' }, /port 1-65535/],
+      [{ REDIS_SENTINELS: Array.from({ length: 17 }, (_, i) => `h${i}:1`).join(','), REDIS_SENTINEL_MASTER: 'm' }, /must be 1-16/],
+      [{ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'no spaces' }, /REDIS_SENTINEL_MASTER="no spaces": must be 1-64 characters/],
+      [{ REDIS_URL: 'redis://h:1', REDIS_PASSWORD: 'hunter2' }, /REDIS_PASSWORD=<redacted>: only applies with REDIS_SENTINELS/],
+      [{ REDIS_SENTINEL_PASSWORD: 'hunter2' }, /REDIS_SENTINEL_PASSWORD=<redacted>: only applies/],
+    ];
+    for (const [env, message] of cases) {
+      const result = parseConfig(env);
+      expect(!result.ok && result.message).toMatch(message);
+      expect(!result.ok && result.message).not.toMatch(/hunter2|:pw@/);
+    }
+  });
+
   it('names every bad variable in one message', () => {
     const result = parseConfig({ HEARTBEAT_MS: 'abc', PORT: '70000', UNRELATED: 'x' });
     expect(result.ok).toBe(false);

@@ -11,13 +11,17 @@ import {
   formatEventId,
   newEpoch,
   parseEventId,
+  type RedisSentinelConfig,
 } from '@relaykit/contracts';
 import { ErrorReply, createClient } from 'redis';
 import { META_LUA, PUBLISH_LUA, REPLAY_LUA } from './redis/scripts.js';
+import { SentinelLocator } from './redis/sentinel.js';
 
 export interface RedisBrokerOptions {
-  /** redis:// or rediss:// (TLS). */
-  url: string;
+  /** redis:// or rediss:// (TLS): one Redis. Exactly one of url and sentinel. */
+  url?: string;
+  /** Sentinels that name the master: both connections follow it through a failover. */
+  sentinel?: RedisSentinelConfig;
   /** Events kept per topic stream (HISTORY_SIZE); 0 keeps none but still assigns ids. */
   historySize: number;
   /** Streams kept at once, cluster-wide (MAX_HISTORIES); default 10,000. */
@@ -86,8 +90,9 @@ interface Script {
 interface Snapshot {
   epoch: string;
   seq: number;
-  valid: boolean;
-  topics: { lost: number; frames: string[] }[];
+  /** When the data's epoch succeeded the id's epoch: the last seq of it the data kept, else -1. */
+  inherited: number;
+  topics: { reset: boolean; frames: string[] }[];
 }
 
 /** Server errors that mean "not now" rather than a bug in a script or a call. */
@@ -123,7 +128,13 @@ export class RedisBroker implements Broker {
   private listener: BrokerListener = () => {};
   private readonly watched = new Map<string, Watch>();
   private readonly ops = new Map<string, Promise<void>>();
-  private readonly main: Conn;
+  /** The command connection; in Sentinel mode replaced on every reconnect (undefined meanwhile). */
+  private main: Conn | undefined;
+  private mainAttempts = 0;
+  private mainTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Drops the current command connection attempt or connection and schedules the next one. */
+  private dropMain: (() => void) | undefined;
+  private readonly locator: SentinelLocator | undefined;
   private sub: Subscriber | undefined;
   /** The subscriber is subscribed and refilled: live frames go straight to the listener. */
   private live = false;
@@ -140,7 +151,7 @@ export class RedisBroker implements Broker {
   private stalled = false;
   private closed = false;
   private scripts: { publish: Script; replay: Script; meta: Script } | undefined;
-  private readonly opts: Required<Omit<RedisBrokerOptions, 'onGap'>> & Pick<RedisBrokerOptions, 'onGap'>;
+  private readonly opts: Required<Omit<RedisBrokerOptions, 'onGap' | 'url' | 'sentinel'>> & Pick<RedisBrokerOptions, 'onGap' | 'url' | 'sentinel'>;
   private readonly k: { meta: string; idx: string; gone: string; stream: string; channel: string; key: string };
 
   constructor(options: RedisBrokerOptions) {
@@ -158,8 +169,13 @@ export class RedisBroker implements Broker {
     this.k = { meta: `${p}meta`, idx: `${p}idx`, gone: `${p}gone`, stream: `${p}s:`, channel: `${p}c:`, key: `${p}i:` };
     // Until Redis answers, a provisional epoch: ids of it are reset later, never misread.
     this.epoch = newEpoch(this.opts.now());
+    if ((options.url === undefined) === (options.sentinel === undefined)) throw new Error('RedisBroker needs exactly one of url and sentinel');
+    if (options.sentinel) {
+      this.locator = new SentinelLocator(options.sentinel, this.opts.commandTimeoutMs);
+      return;
+    }
     this.main = createClient({
-      url: this.opts.url,
+      url: options.url,
       // Commands fail at once while disconnected instead of queueing (a queued publish could
       // happen after its caller was told it failed); the queue bound caps memory while paused.
       disableOfflineQueue: true,
@@ -180,17 +196,18 @@ export class RedisBroker implements Broker {
       [PUBLISH_LUA, REPLAY_LUA, META_LUA].map(async (body) => ({ body, sha: await sha1(body) })),
     );
     this.scripts = { publish: publish!, replay: replay!, meta: meta! };
-    this.main.connect().catch(() => {});
+    if (this.locator) this.startMain();
+    else this.main!.connect().catch(() => {});
     this.tickTimer = setInterval(() => void this.tick(), this.opts.pingIntervalMs);
     unref(this.tickTimer);
     this.startSubscriber();
-    await this.within(this.untilLive(), 'connect');
+    await this.within(this.untilLive(true), 'connect');
     await this.tick();
   }
 
   /** False while Redis is unreachable or not answering: for /healthz. */
   get healthy(): boolean {
-    return !this.closed && this.main.isReady && this.live && !this.stalled;
+    return !this.closed && !!this.main?.isReady && this.live && !this.stalled;
   }
 
   /** Broker.available, for /healthz. */
@@ -246,8 +263,8 @@ export class RedisBroker implements Broker {
     const resetTopics: string[] = [];
     const frames: string[] = [];
     topics.forEach((topic, i) => {
-      const { lost, frames: held } = snap.topics[i]!;
-      if (!snap.valid || lost > afterSeq) resetTopics.push(topic);
+      const { reset, frames: held } = snap.topics[i]!;
+      if (reset || snap.epoch === '') resetTopics.push(topic);
       for (const frame of held) frames.push(frame);
     });
     const events = frames.map((frame) => encodeEvent(envelopeOf(frame), frame));
@@ -291,20 +308,97 @@ export class RedisBroker implements Broker {
     this.listener = () => {};
     clearInterval(this.tickTimer);
     clearTimeout(this.subTimer);
+    clearTimeout(this.mainTimer);
     this.sub?.client.destroy();
     this.sub = undefined;
     this.live = false;
     for (const wake of this.liveWaiters.splice(0)) wake();
     for (const wake of this.barrierWaiters.splice(0)) wake();
+    const main = this.main;
+    if (!main) return;
     try {
-      await this.within(this.main.close(), 'close');
+      await this.within(main.close(), 'close');
     } catch {
       try {
-        this.main.destroy();
+        main.destroy();
       } catch {
         // Never connected, or already closed.
       }
     }
+  }
+
+  // --- Sentinel mode: connections open where the Sentinels say the master is ----------------
+
+  /** A client on the master, not yet connected: REDIS_URL's, or the one the Sentinels name. */
+  private async nodeClient(): Promise<Conn> {
+    const socket = { connectTimeout: this.opts.commandTimeoutMs, reconnectStrategy: false as const };
+    if (!this.locator) return this.main!.duplicate({ disableOfflineQueue: true, socket });
+    const { host, port } = await this.locator.locate();
+    const { username, password } = this.opts.sentinel!;
+    return createClient({
+      ...(username !== undefined && { username }),
+      ...(password !== undefined && { password }),
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: 10_000,
+      socket: { ...socket, host, port },
+    }) as unknown as Conn;
+  }
+
+  /** A Sentinel can lag behind a failover: a connection on a server that is no master is closed. */
+  private async checkMaster(client: Conn): Promise<void> {
+    if (!this.locator) return;
+    const role = (await this.within(client.sendCommand(['ROLE']), 'ROLE')) as unknown[];
+    if (role[0] !== 'master') throw new BrokerUnavailableError(`the server the Sentinels named for ${this.locator.masterName} is a ${String(role[0])}`);
+  }
+
+  /** (Re)opens the command connection on the current master; on loss, asks the Sentinels again. */
+  private startMain(): void {
+    this.mainTimer = undefined;
+    if (this.closed) return;
+    let gone = false;
+    let client: Conn | undefined;
+    const lost = () => {
+      if (gone) return;
+      gone = true;
+      if (client && this.main === client) this.main = undefined;
+      try {
+        client?.destroy();
+      } catch {
+        // Already gone.
+      }
+      if (this.closed) return;
+      this.mainTimer = setTimeout(() => this.startMain(), this.retryDelay(this.mainAttempts++));
+      unref(this.mainTimer);
+    };
+    this.dropMain = lost;
+    void (async () => {
+      client = await this.nodeClient();
+      client.on('error', lost);
+      client.on('end', lost);
+      await this.within(client.connect(), 'connect');
+      await this.checkMaster(client);
+      if (gone || this.closed) return lost();
+      this.main = client;
+      this.mainAttempts = 0;
+      for (const wake of this.liveWaiters.splice(0)) wake();
+      // The master is found: a subscriber waiting out its backoff need not wait any longer.
+      if (this.subTimer !== undefined) {
+        clearTimeout(this.subTimer);
+        this.startSubscriber();
+      }
+    })().catch(lost);
+  }
+
+  /** A failover demoted the server under a connection (READONLY): both reconnect via the Sentinels. */
+  private masterMoved(): void {
+    if (!this.locator) return;
+    this.dropMain?.();
+    if (this.sub) this.subscriberLost(this.sub);
+  }
+
+  private retryDelay(attempt: number): number {
+    // Sentinel mode retries sooner: the Sentinels answer where the master is now.
+    return Math.min(50 * 2 ** attempt, this.locator ? 1_000 : 2_000) + Math.floor(Math.random() * 100);
   }
 
   // --- commands -----------------------------------------------------------------------------
@@ -332,13 +426,16 @@ export class RedisBroker implements Broker {
 
   private async command(args: string[], what: string): Promise<unknown> {
     if (this.closed) throw new BrokerUnavailableError('broker closed');
+    const main = this.main;
+    if (!main) throw new BrokerUnavailableError(`Redis unavailable (${what}): looking for the master of ${this.locator?.masterName}`);
     try {
-      const reply = await this.within(this.main.sendCommand(args), what);
+      const reply = await this.within(main.sendCommand(args), what);
       this.stalled = false;
       return reply;
     } catch (error) {
+      if (error instanceof BrokerUnavailableError && error.cause instanceof ErrorReply && error.cause.message.startsWith('READONLY')) this.masterMoved();
       // Connected but not answering in time (paused, overloaded): unhealthy until the next answer.
-      if (error instanceof BrokerUnavailableError && this.main.isReady) this.stalled = true;
+      else if (error instanceof BrokerUnavailableError && main.isReady) this.stalled = true;
       throw error;
     }
   }
@@ -356,23 +453,23 @@ export class RedisBroker implements Broker {
   }
 
   private async snapshot(topics: readonly string[], idEpoch: string, afterSeqs: number[]): Promise<Snapshot> {
-    const args = [idEpoch];
+    const args = [newEpoch(this.opts.now()), idEpoch];
     topics.forEach((topic, i) => args.push(topic, String(afterSeqs[i])));
     const reply = (await this.evalScript(
       this.scripts?.replay,
       [this.k.meta, this.k.idx, this.k.gone, ...topics.map((t) => this.k.stream + t)],
       args,
     )) as (string | number)[];
-    const snap: Snapshot = { epoch: reply[0] as string, seq: Number(reply[1]), valid: reply[2] === 1, topics: [] };
+    const snap: Snapshot = { epoch: reply[0] as string, seq: Number(reply[1]), inherited: Number(reply[2]), topics: [] };
     let at = 3;
     for (let i = 0; i < topics.length; i++) {
       if (snap.epoch === '') {
-        snap.topics.push({ lost: 0, frames: [] });
+        snap.topics.push({ reset: true, frames: [] });
         continue;
       }
-      const lost = Number(reply[at++]);
+      const reset = reply[at++] === 1;
       const count = Number(reply[at++]);
-      snap.topics.push({ lost, frames: reply.slice(at, at + count) as string[] });
+      snap.topics.push({ reset, frames: reply.slice(at, at + count) as string[] });
       at += count;
     }
     return snap;
@@ -430,12 +527,12 @@ export class RedisBroker implements Broker {
     this.barrierRunning = false;
   }
 
+  /** Another epoch is placed by a snapshot (resync), which tells whether it succeeded ours. */
   private applyPosition(epoch: string, seq: number): void {
     if (epoch === this.epoch) {
       if (seq > this.seq) this.seq = seq;
     } else if (!this.retired.has(epoch)) {
-      this.adopt(epoch);
-      this.seq = seq;
+      this.resync();
     }
   }
 
@@ -445,6 +542,31 @@ export class RedisBroker implements Broker {
     this.epoch = epoch;
     this.seq = 0;
     for (const watch of this.watched.values()) watch.seen = 0;
+  }
+
+  /**
+   * Another server took over the data (a failover) and succeeded our epoch: the sequence goes on,
+   * and seqs of ours up to `end` name the same events under either epoch. Anything beyond `end`
+   * was lost with the old server; the refill resets the topics that had delivered such events.
+   */
+  private succeed(epoch: string, end: number): void {
+    this.retired.add(this.epoch);
+    this.epoch = epoch;
+    if (this.seq > end) this.seq = end;
+    for (const watch of this.watched.values()) if (watch.seen > end) watch.seen = end;
+  }
+
+  /**
+   * The data's epoch changed under a live subscriber (a failover without a disconnect, FLUSHALL):
+   * live frames wait while one snapshot tells whether the new epoch succeeded ours (go on) or not
+   * (every watched topic gets onGap), as after a reconnect.
+   */
+  private resync(): void {
+    const sub = this.sub;
+    if (!sub || !this.live) return;
+    this.live = false;
+    const topics = [...this.watched].filter(([, w]) => !w.arming).map(([t]) => t);
+    this.refill(sub, topics).catch(() => this.subscriberLost(sub));
   }
 
   // --- live delivery ------------------------------------------------------------------------
@@ -480,9 +602,11 @@ export class RedisBroker implements Broker {
   }
 
   /** The live subscriber, waiting for a reconnect in progress (bounded by the caller's within). */
-  private async untilLive(): Promise<Subscriber> {
+  private async untilLive(withMain = false): Promise<Subscriber> {
     const deadline = Date.now() + this.opts.commandTimeoutMs;
-    while (!this.closed && !(this.sub && this.live)) {
+    // In Sentinel mode the command connection comes up on its own, found the same way.
+    const mainDown = () => withMain && !!this.locator && !this.main?.isReady;
+    while (!this.closed && (!(this.sub && this.live) || mainDown())) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       await new Promise<void>((resolve) => {
@@ -499,12 +623,18 @@ export class RedisBroker implements Broker {
 
   /** (Re)creates the one subscriber connection: subscribe every watched topic, then refill. */
   private startSubscriber(): void {
+    this.subTimer = undefined;
     if (this.closed) return;
-    const client = this.main.duplicate({
-      disableOfflineQueue: true,
-      // Reconnection is ours: a fresh connection every time, never a silently stale one (Bun).
-      socket: { connectTimeout: this.opts.commandTimeoutMs, reconnectStrategy: false },
-    });
+    // Reconnection is ours: a fresh connection every time, never a silently stale one (Bun), and
+    // in Sentinel mode on the server the Sentinels name now.
+    this.nodeClient().then(
+      (client) => this.subscribeOn(client),
+      () => this.retrySubscriber(),
+    );
+  }
+
+  private subscribeOn(client: Conn): void {
+    if (this.closed) return;
     const sub: Subscriber = {
       client,
       listener: (frame, channel) => {
@@ -522,6 +652,12 @@ export class RedisBroker implements Broker {
     client.on('end', lost);
     void (async () => {
       await this.within(client.connect(), 'connect');
+      await this.checkMaster(client);
+      // The master is found: a command connection waiting out its backoff need not wait any longer.
+      if (this.mainTimer !== undefined) {
+        clearTimeout(this.mainTimer);
+        this.startMain();
+      }
       const topics = [...this.watched].filter(([, w]) => !w.arming).map(([t]) => t);
       if (topics.length > 0) await this.within(client.subscribe(topics.map((t) => this.k.channel + t), sub.listener), 'SUBSCRIBE');
       await this.refill(sub, topics);
@@ -538,8 +674,12 @@ export class RedisBroker implements Broker {
     } catch {
       // Already gone.
     }
-    const delay = Math.min(50 * 2 ** this.subAttempts++, 2_000);
-    this.subTimer = setTimeout(() => this.startSubscriber(), delay);
+    this.retrySubscriber();
+  }
+
+  private retrySubscriber(): void {
+    if (this.closed) return;
+    this.subTimer = setTimeout(() => this.startSubscriber(), this.retryDelay(this.subAttempts++));
     unref(this.subTimer);
   }
 
@@ -553,36 +693,44 @@ export class RedisBroker implements Broker {
     let snap = await this.snapshot(topics, this.epoch, watches.map((w) => w?.seen ?? 0));
     if (snap.epoch === '') {
       const meta = await this.readMeta();
-      snap = { epoch: meta.epoch, seq: meta.seq, valid: false, topics: topics.map(() => ({ lost: 0, frames: [] })) };
+      snap = { ...meta, inherited: -1, topics: topics.map(() => ({ reset: true, frames: [] })) };
     }
     if (sub !== this.sub) return;
-    if (snap.epoch !== this.epoch) this.adopt(snap.epoch);
+    if (snap.epoch !== this.epoch) {
+      if (snap.inherited >= 0) this.succeed(snap.epoch, snap.inherited);
+      else this.adopt(snap.epoch);
+    }
     if (snap.seq > this.seq) this.seq = snap.seq;
     const gaps: string[] = [];
     const frames: [string, string][] = [];
     topics.forEach((topic, i) => {
       const watch = watches[i];
       if (!watch || this.watched.get(topic) !== watch) return;
-      const { lost, frames: held } = snap.topics[i]!;
-      if (!snap.valid || lost > watch.seen) gaps.push(topic);
+      const { reset, frames: held } = snap.topics[i]!;
+      if (reset) gaps.push(topic);
       else for (const frame of held) frames.push([topic, frame]);
     });
     // Gapped topics get nothing more until their subscribers are gone: they must resume.
     if (gaps.length > 0) this.opts.onGap?.(gaps);
     frames.sort((a, b) => seqOfFrame(a[1]) - seqOfFrame(b[1]));
-    for (const [topic, frame] of frames) this.deliver(topic, frame);
+    // The snapshot's frames may carry the ids of epochs the current one succeeded: all are current.
+    for (const [topic, frame] of frames) this.deliver(topic, frame, true);
     topics.forEach((topic, i) => {
       const watch = watches[i];
       if (watch && this.watched.get(topic) === watch && watch.seen < snap.seq) watch.seen = snap.seq;
     });
     this.live = true;
     this.subAttempts = 0;
-    for (const [topic, frame] of this.queue.splice(0)) this.deliver(topic, frame);
+    // A frame of a newer epoch among them starts another refill: the rest wait for it.
+    for (const [topic, frame] of this.queue.splice(0)) {
+      if (this.live) this.deliver(topic, frame);
+      else this.queue.push([topic, frame]);
+    }
     for (const wake of this.liveWaiters.splice(0)) wake();
   }
 
   /** Hands one frame to the listener, once: parsed once, never re-stringified. */
-  private deliver(topic: string, frame: string): void {
+  private deliver(topic: string, frame: string, fromSnapshot = false): void {
     const watch = this.watched.get(topic);
     if (!watch) return;
     let envelope: Envelope;
@@ -593,9 +741,12 @@ export class RedisBroker implements Broker {
     }
     const id = parseEventId(envelope.id);
     if (!id) return;
-    if (id.epoch !== this.epoch) {
-      if (this.retired.has(id.epoch)) return;
-      this.adopt(id.epoch); // FLUSHALL with the connection up: nothing was missed live.
+    if (id.epoch !== this.epoch && !fromSnapshot) {
+      // Late frames of an epoch left behind are stale; a newer one must be placed by a snapshot.
+      if (this.retired.has(id.epoch) || id.epoch < this.epoch) return;
+      if (this.live) this.resync();
+      this.queue.push([topic, frame]);
+      return;
     }
     if (id.seq <= watch.seen) return;
     watch.seen = id.seq;

@@ -91,7 +91,7 @@ export class Relay implements HttpHost {
     if (!config.redis) {
       return new MemoryBroker({ ...limits, maxBytes: config.historyMaxBytes, idempotencyMaxKeys: config.idempotencyMaxKeys });
     }
-    return new RedisBroker({ ...limits, url: config.redis.url, keyPrefix: config.redis.keyPrefix, onGap: (topics) => this.resumeRequired(topics) });
+    return new RedisBroker({ ...limits, ...config.redis, onGap: (topics) => this.resumeRequired(topics) });
   }
 
   /**

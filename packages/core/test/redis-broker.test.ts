@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Hub, Metrics, SetFanout, type TopicHolder } from '../src/adapter.js';
 import { BrokerUnavailableError, RedisBroker, type RedisBrokerOptions } from '../src/redis-broker.js';
-import { FreezingProxy, RedisServer } from './redis-server.js';
+import { FreezingProxy, RedisServer, freePort } from './redis-server.js';
 
 const input = (data: PublishInput['data'] = null): PublishInput => ({ type: 't', data });
 const idsOf = (events: readonly EncodedEvent[]) => events.map((e) => e.envelope.id);
@@ -193,8 +193,9 @@ describe('RedisBroker as one broker across processes', () => {
 });
 
 describe('RedisBroker faults', () => {
-  it('FLUSHALL: a new epoch; a resume from an old id is reset, live delivery goes on', async () => {
-    const broker = await open();
+  it('FLUSHALL: a new epoch; a resume from an old id is reset, live subscribers are told to resume', async () => {
+    const gaps: string[][] = [];
+    const broker = await open({ onGap: (t) => gaps.push(t) });
     await broker.watch('t');
     const old = (await broker.publish('t', input())).envelope.id;
     await redis.command(['FLUSHALL']);
@@ -204,9 +205,37 @@ describe('RedisBroker faults', () => {
     const replay = await broker.replay(['t'], old);
     expect(replay.resetTopics).toEqual(['t']);
     expect(idsOf(replay.events)).toEqual([fresh]);
+    // Not descended from the epoch they hold: their connections must resume (and be reset).
+    await until(() => gaps.length === 1);
+    expect(gaps).toEqual([['t']]);
+    const later = (await broker.publish('t', input())).envelope.id;
+    await until(() => broker.seen.includes(later));
+    expect(broker.seen).toEqual([old, later]);
+    await until(() => broker.position() === later);
+  });
+
+  it('another replication id (a promoted replica, here without a disconnect): the epoch is succeeded, ids stay valid, no gap', async () => {
+    const gaps: string[][] = [];
+    const broker = await open({ onGap: (t) => gaps.push(t) });
+    await broker.watch('t');
+    const before = [(await broker.publish('t', input(1))).envelope.id, (await broker.publish('t', input(2))).envelope.id];
     await until(() => broker.seen.length === 2);
-    expect(broker.seen).toEqual([old, fresh]);
-    await until(() => broker.position() === fresh);
+    // REPLICAOF NO ONE gives the server a new replication id and keeps its data, as a promotion does.
+    await redis.command(['REPLICAOF', '127.0.0.1', String(await freePort())]); // nothing listens there
+    await redis.command(['REPLICAOF', 'NO', 'ONE']);
+    const after = (await broker.publish('t', input(3))).envelope.id;
+    expect(epochOf(after)).not.toBe(epochOf(before[0]!));
+    expect(seqOf(after)).toBe(3); // the sequence goes on
+    expect(broker.compareIds(before[1]!, after)).toBeLessThan(0);
+    const resume = await broker.replay(['t'], before[0]!);
+    expect(resume).toMatchObject({ resetTopics: [] });
+    expect(idsOf(resume.events)).toEqual([before[1], after]);
+    // An id of the old epoch beyond what the data kept names a lost event: reset.
+    expect((await broker.replay(['t'], `${epochOf(before[0]!)}-3`)).resetTopics).toEqual(['t']);
+    await until(() => broker.seen.includes(after));
+    expect(broker.seen).toEqual([...before, after]);
+    expect(gaps).toEqual([]);
+    await until(() => broker.position() === after);
   });
 
   it('subscriber killed: re-subscribes and refills what was published meanwhile, no gap, no duplicate', async () => {

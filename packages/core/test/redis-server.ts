@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient } from 'redis';
 
 /** A free loopback port (bound and released: good enough for a test's own server). */
@@ -20,10 +23,14 @@ export async function freePort(): Promise<number> {
  */
 export class RedisServer {
   private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  /** `args` are extra redis-server options (e.g. `--replicaof 127.0.0.1 <port>`). */
+  constructor(
+    readonly port: number,
+    private readonly args: string[] = [],
+  ) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  static async start(args: string[] = []): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), args);
     await server.start();
     return server;
   }
@@ -33,7 +40,7 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args], {
       stdio: 'ignore',
     });
     this.child = child;
@@ -126,5 +133,59 @@ export class FreezingProxy {
   async stop(): Promise<void> {
     for (const socket of this.connections) socket.destroy();
     await new Promise((r) => this.server?.close(r));
+  }
+}
+
+/**
+ * A redis-sentinel of the test's own on a loopback port, monitoring `master` under `name` with a
+ * quorum of 1 and short timeouts, so that a dead master is failed over within seconds.
+ */
+export class SentinelServer {
+  private child: ChildProcess | undefined;
+  private dir: string | undefined;
+  readonly redis: RedisServer;
+
+  private constructor(readonly port: number) {
+    this.redis = new RedisServer(port);
+  }
+
+  static async start(name: string, master: RedisServer, downAfterMs = 1_000): Promise<SentinelServer> {
+    const sentinel = new SentinelServer(await freePort());
+    // Sentinel rewrites its config file, so it gets a directory of its own.
+    sentinel.dir = mkdtempSync(join(tmpdir(), 'relaykit-sentinel-'));
+    const conf = join(sentinel.dir, 'sentinel.conf');
+    writeFileSync(
+      conf,
+      [
+        `port ${sentinel.port}`,
+        'bind 127.0.0.1',
+        `dir ${sentinel.dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+        `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
+        `sentinel failover-timeout ${name} 5000`,
+        '',
+      ].join('\n'),
+    );
+    sentinel.child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await sentinel.redis.command(['PING']);
+        return sentinel;
+      } catch (error) {
+        if (Date.now() > deadline || sentinel.child.exitCode !== null) throw error;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

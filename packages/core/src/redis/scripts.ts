@@ -1,6 +1,9 @@
 /**
  * The Lua side of RedisBroker. Keys (P = keyPrefix):
- *   P meta      HASH  epoch, seq (the cluster's one sequence), wm (watermark of forgotten drops)
+ *   P meta      HASH  epoch, seq (the cluster's one sequence), wm (watermark of forgotten drops),
+ *                     node (master_replid of the server that holds the data), lineage (the
+ *                     epochs this one succeeded, newest first, each with the last seq it kept:
+ *                     `<epoch> <seq> <epoch> <seq>…`, at most 16)
  *   P idx       ZSET  topic -> seq of its newest event, one member per history (stream)
  *   P gone      ZSET  topic -> seq of its newest event, for dropped histories (tombstones)
  *   P s:<topic> STREAM entries `<seq>-0` with field f = the event's WebSocket frame
@@ -13,15 +16,38 @@
  * XSETID (trimmed entry, or what a recreated history inherits from its tombstone or the watermark).
  */
 
-/** A missing meta hash means Redis lost its data: start a new epoch, drop what is left. */
+/**
+ * A missing meta hash means Redis lost its data: start a new epoch, drop what is left.
+ *
+ * A meta hash written under another replication id means another server holds the data now (a
+ * replica promoted by a failover, a restart): replication is asynchronous, so the data may lack
+ * the newest events the old server acknowledged, and their seqs would be handed out again. The
+ * epoch is succeeded: ids up to the seq this server holds stay valid (its data has them all), the
+ * sequence goes on under a new epoch, and an id of the old epoch beyond that seq, which can only
+ * name a lost event, is reset. A succession that lost nothing costs nothing. INFO costs a few µs.
+ * The 16 newest successions are remembered (several failovers in a row); older ids are reset.
+ */
 const ENSURE_META = `
 local function ensure_meta(meta, idx, gone, prefix, fresh)
-  local epoch = redis.call('HGET', meta, 'epoch')
-  if epoch then return epoch end
+  local node = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+  local m = redis.call('HMGET', meta, 'epoch', 'node', 'seq')
+  if m[1] and m[2] == node then return m[1] end
+  if m[1] then
+    -- A later epoch sorts after the one it succeeds, whatever the clocks say (ids allow 32 characters).
+    if fresh <= m[1] and #m[1] <= 28 then fresh = m[1] .. string.sub(fresh, -4) end
+    local lineage = {m[1] .. ' ' .. m[3]}
+    for e, last in string.gmatch(redis.call('HGET', meta, 'lineage') or '', '(%S+) (%S+)') do
+      if #lineage == 16 then break end
+      lineage[#lineage + 1] = e .. ' ' .. last
+    end
+    redis.call('HSET', meta, 'epoch', fresh, 'node', node, 'lineage', table.concat(lineage, ' '))
+    return fresh
+  end
   -- Streams surviving a partial loss hold seqs of an epoch nobody can name any more.
   for _, topic in ipairs(redis.call('ZRANGE', idx, 0, -1)) do redis.call('DEL', prefix .. topic) end
   redis.call('DEL', idx, gone)
-  redis.call('HSET', meta, 'epoch', fresh, 'seq', 0, 'wm', 0)
+  redis.call('HDEL', meta, 'lineage')
+  redis.call('HSET', meta, 'epoch', fresh, 'seq', 0, 'wm', 0, 'node', node)
   return fresh
 end
 `;
@@ -30,7 +56,7 @@ end
  * KEYS: meta, idx, gone, stream, idempotency key.
  * ARGV: fresh epoch, frame tail (`,"topic":…,"type":…,"data":…,"time":`), historySize,
  *       maxHistories, ttlMs, idempotencyTtlMs, has key ('1'/'0'), channel, topic, stream prefix.
- * Returns {1, frame} for a duplicate, else {0, seq, epoch, time}.
+ * Returns {1, frame} for a duplicate, else {0, seq, epoch, time, histories}.
  */
 export const PUBLISH_LUA = `${ENSURE_META}
 local meta, idx, gone, stream, ikey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -121,25 +147,28 @@ end
 
 /**
  * One atomic snapshot of several topics. KEYS: meta, idx, gone, stream_1..n.
- * ARGV: the id's epoch ('' if malformed), then topic_i, afterSeq_i for each stream.
- * Returns {epoch or '', seq, valid 1/0, then per topic: lost, count, frame_1..frame_count}.
- * Not valid (another epoch, or an after-seq ahead of the sequence): every topic from seq 0.
+ * ARGV: fresh epoch, the id's epoch ('' if malformed), then topic_i, afterSeq_i for each stream.
+ * Returns {epoch or '', seq, last seq of the id's epoch if this one succeeded it (else -1), then
+ * per topic: reset 1/0, count, frames}. An after-seq is interpretable in the current epoch up to
+ * seq, and in an epoch of the lineage up to the last seq it kept; otherwise the topic is reset and
+ * gets all that is held. A topic whose events after the after-seq were trimmed or dropped is reset too.
  */
-export const REPLAY_LUA = `${LOST_OF}
+export const REPLAY_LUA = `${ENSURE_META}${LOST_OF}
 local meta, idx, gone = KEYS[1], KEYS[2], KEYS[3]
-local epoch = redis.call('HGET', meta, 'epoch')
-if not epoch then return {'', 0, 0} end
-local seq = tonumber(redis.call('HGET', meta, 'seq'))
-local n = #KEYS - 3
-local valid = ARGV[1] == epoch
-for i = 1, n do
-  if tonumber(ARGV[2 * i + 1]) > seq then valid = false end
+if not redis.call('HGET', meta, 'epoch') then return {'', 0, -1} end
+local epoch = ensure_meta(meta, idx, gone, '', ARGV[1])
+local m = redis.call('HMGET', meta, 'seq', 'lineage')
+local seq, inherited = tonumber(m[1]), -1
+for e, last in string.gmatch(m[2] or '', '(%S+) (%S+)') do
+  if e == ARGV[2] then inherited = tonumber(last) break end
 end
-local out = {epoch, seq, valid and 1 or 0}
-for i = 1, n do
-  local stream, topic = KEYS[3 + i], ARGV[2 * i]
-  local after = valid and tonumber(ARGV[2 * i + 1]) or 0
-  out[#out + 1] = lost_of(meta, idx, gone, stream, topic)
+local out = {epoch, seq, inherited}
+for i = 1, #KEYS - 3 do
+  local stream, topic, after = KEYS[3 + i], ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2])
+  local valid = (ARGV[2] == epoch and after <= seq) or after <= inherited
+  if not valid then after = 0 end
+  local lost = lost_of(meta, idx, gone, stream, topic)
+  out[#out + 1] = (not valid or lost > after) and 1 or 0
   local entries = redis.call('XRANGE', stream, string.format('(%d-0', after), '+')
   out[#out + 1] = #entries
   for _, entry in ipairs(entries) do out[#out + 1] = entry[2][2] end
