@@ -7,7 +7,7 @@
  *                       [--suites scale,throughput,churn,cluster,attacks,soak] [--transports ws,sse(,poll for soak)]
  *                       [--attacks deep-ws,topics] [--attack-gc]
  *                       [--subscribers N] [--events N] [--burst-s S] [--broker-s S]   (cluster suite scale)
- *                       [--soak-cycles N]   (soak suite: cycles per runtime × transport, a mark every N/10 up to 1,000)
+ *                       [--soak-cycles N]   (soak suite: cycles per runtime × transport, a mark every N/10 up to 1,000, warm-up min(1,000, N/2))
  *
  * Default suites: quick runs scale, throughput, churn, (tiny) cluster and (tiny) soak; full scale, throughput,
  * churn; cluster only the cluster suite.
@@ -90,8 +90,8 @@ export function parseCli(argv: string[]): RunOptions {
   if (args['broker-s']) profile.cluster.brokerS = positive('--broker-s', args['broker-s']);
   if (args['soak-cycles']) {
     const cycles = Math.round(positive('--soak-cycles', args['soak-cycles']));
-    // Ten blocks at most 1,000 cycles long: the first is warm-up, the slope is fitted on the other nine.
-    profile.soak = { ...profile.soak, cycles, every: Math.max(1, Math.min(1000, Math.round(cycles / 10))) };
+    // Ten blocks at most 1,000 cycles long; the first 1,000 cycles (at most half) are warm-up, left out of the slope.
+    profile.soak = { ...profile.soak, cycles, every: Math.max(1, Math.min(1000, Math.round(cycles / 10))), warmup: Math.min(1000, Math.round(cycles / 2)) };
   }
   const suites = new Set((args.suites ?? DEFAULT_SUITES[name]).split(','));
   // The attacks suite starts a fresh server per attack and bounds each attack on its own (at most ~4 min).

@@ -29,7 +29,9 @@ async function main(options: RunOptions, state: RunState): Promise<number> {
   const { profile, suites, transports } = options;
   // The cluster suite alone measures only what runs on Redis (relaykit and the peers, no bare baseline).
   const clusterOnly = [...suites].every((s) => s === 'cluster');
-  const defs = selectTargets(options).filter((d) => !clusterOnly || d.supports.redis);
+  // The soak suite alone runs only relaykit's servers (no baseline or peer to build or start).
+  const soakOnly = [...suites].every((s) => s === 'soak');
+  const defs = selectTargets(options).filter((d) => (!clusterOnly || d.supports.redis) && (!soakOnly || d.kind === 'relaykit'));
   state.log(`relaykit load, ${profile.name} profile: ${defs.map((d) => d.id).join(', ')}`);
   const { machine } = state.run;
   state.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, open files ${machine.openFilesLimit}; ${Object.values(state.versions).map((v) => v.version).join(', ')}`);

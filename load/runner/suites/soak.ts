@@ -8,8 +8,8 @@
  *
  *   node runner/main.ts --suites soak [--only node] [--transports ws,sse,poll] [--soak-cycles N]
  *
- * The first block is warm-up (JIT, pools, lazily built tables) and is left out: least squares of
- * post-GC heap and of RSS on the cycle count over the marks after it, in KB per 1,000 cycles,
+ * The first `warmup` cycles (1,000 of 10,000) are left out: least squares of post-GC heap and of
+ * RSS on the cycle count over the marks from there on, in KB per 1,000 cycles,
  * must stay within SOAK_HEAP_LIMIT_KB / SOAK_RSS_LIMIT_KB. At the end of each transport the
  * /metrics connections gauges must be back to 0. Bun's inspector speaks WebKit's protocol (no
  * forced GC here): its series is RSS only, after a pause, and its slope is reported, not judged.
@@ -38,7 +38,7 @@ export const SOAK_HEAP_LIMIT_KB = 64;
  */
 export const SOAK_RSS_LIMIT_KB = 256;
 /** Below this many cycles after warm-up a slope is noise at these limits: reported, not judged (the quick profile). */
-const MIN_JUDGED_CYCLES = 2000;
+const MIN_JUDGED_CYCLES = 1000;
 
 export const SOAK_TRANSPORTS: readonly SoakTransport[] = ['ws', 'sse', 'poll'];
 
@@ -46,6 +46,8 @@ export interface SoakScale {
   cycles: number;
   /** Cycles between two marks. */
   every: number;
+  /** Cycles left out of the slope (JIT, pools, lazily built tables: the first few hundred cycles still grow the heap). */
+  warmup: number;
   concurrency: number;
 }
 
@@ -100,7 +102,7 @@ const sumOf = (g: Record<string, number>) => Object.values(g).reduce((a, b) => a
  */
 export async function soakSuite(state: RunState, defs: TargetDef[], transports: SoakTransport[], scale: SoakScale): Promise<void> {
   state.log(`soak: ${scale.cycles.toLocaleString('en')} connect → subscribe → event → disconnect cycles per transport (${transports.join(', ')}), ${scale.concurrency} at a time, a mark every ${scale.every}`);
-  state.note(`Soak: heap slope limit ${SOAK_HEAP_LIMIT_KB} KB and RSS slope limit ${SOAK_RSS_LIMIT_KB} KB per 1,000 cycles (least squares over the marks after the first ${scale.every} cycles, judged from ${MIN_JUDGED_CYCLES} cycles on); Bun: RSS only, not judged (no forced GC from outside).`);
+  state.note(`Soak: heap slope limit ${SOAK_HEAP_LIMIT_KB} KB and RSS slope limit ${SOAK_RSS_LIMIT_KB} KB per 1,000 cycles (least squares over the marks from cycle ${scale.warmup} on, judged when that spans at least ${MIN_JUDGED_CYCLES} cycles); Bun: RSS only, not judged (no forced GC from outside).`);
   for (const def of defs) {
     const inspectPort = await freePort();
     let inspecting = false;
@@ -194,10 +196,10 @@ async function soakTransport(state: RunState, def: TargetDef, server: RunningSer
     await sleep(100);
     gauges = await connectionGauges(base);
   }
-  const judged = marks.filter((m) => m.cycles >= scale.every);
+  const judged = marks.filter((m) => m.cycles >= scale.warmup);
   const heapSlope = judged.every((m) => m.heapKb !== undefined) ? slopePer1k(judged.map((m) => [m.cycles, m.heapKb!])) : Number.NaN;
   const rssSlope = slopePer1k(judged.map((m) => [m.cycles, m.rssKb]));
-  const judgedCycles = scale.cycles - scale.every;
+  const judgedCycles = scale.cycles - scale.warmup;
   const judge = judgedCycles >= MIN_JUDGED_CYCLES;
   const heapJudged = judge && Number.isFinite(heapSlope);
   const rssJudged = judge && inspector !== undefined;
@@ -232,6 +234,7 @@ async function soakTransport(state: RunState, def: TargetDef, server: RunningSer
   const params: Record<string, string | number | boolean> = {
     concurrency: scale.concurrency,
     every: scale.every,
+    warmup: scale.warmup,
     gc: inspector ? 'forced GCs through --inspect' : 'none (RSS after a 300 ms pause)',
     heapJudged,
     rssJudged,
