@@ -11,8 +11,8 @@
  * The first `warmup` cycles (1,000 of 10,000) are left out: least squares of post-GC heap and of
  * RSS on the cycle count over the marks from there on, in KB per 1,000 cycles,
  * must stay within SOAK_HEAP_LIMIT_KB / SOAK_RSS_LIMIT_KB. At the end of each transport the
- * /metrics connections gauges must be back to 0. Bun's inspector speaks WebKit's protocol (no
- * forced GC here): its series is RSS only, after a pause, and its slope is reported, not judged.
+ * /metrics connections gauges must be back to 0. Forced GCs: Node and Deno through the DevTools
+ * protocol, Bun through its WebKit inspector's Runtime.evaluate of `Bun.gc(true)` (inspector-gc.ts).
  */
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -102,7 +102,7 @@ const sumOf = (g: Record<string, number>) => Object.values(g).reduce((a, b) => a
  */
 export async function soakSuite(state: RunState, defs: TargetDef[], transports: SoakTransport[], scale: SoakScale): Promise<void> {
   state.log(`soak: ${scale.cycles.toLocaleString('en')} connect → subscribe → event → disconnect cycles per transport (${transports.join(', ')}), ${scale.concurrency} at a time, a mark every ${scale.every}`);
-  state.note(`Soak: heap slope limit ${SOAK_HEAP_LIMIT_KB} KB and RSS slope limit ${SOAK_RSS_LIMIT_KB} KB per 1,000 cycles (least squares over the marks from cycle ${scale.warmup} on, judged when that spans at least ${MIN_JUDGED_CYCLES} cycles); Bun: RSS only, not judged (no forced GC from outside).`);
+  state.note(`Soak: heap slope limit ${SOAK_HEAP_LIMIT_KB} KB and RSS slope limit ${SOAK_RSS_LIMIT_KB} KB per 1,000 cycles (least squares over the marks from cycle ${scale.warmup} on, judged when that spans at least ${MIN_JUDGED_CYCLES} cycles). Forced GCs through --inspect on every runtime (Bun: \`Bun.gc(true)\` evaluated by its WebKit inspector; heap = process.memoryUsage().heapUsed, JavaScriptCore's).`);
   for (const def of defs) {
     const inspectPort = await freePort();
     let inspecting = false;
@@ -122,7 +122,7 @@ export async function soakSuite(state: RunState, defs: TargetDef[], transports: 
       state.error(`${def.id} soak: the server did not start: ${String((error as Error).message).slice(0, 800)}`);
       continue;
     }
-    const inspector = inspecting ? await connectInspector(inspectPort) : undefined;
+    const inspector = inspecting ? await connectInspector(inspectPort, 10_000, def.runtime) : undefined;
     if (inspecting && !inspector) state.note(`${def.id} soak: --inspect did not answer; RSS only.`);
     try {
       for (const transport of transports) {
