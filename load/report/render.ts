@@ -322,7 +322,7 @@ export function renderReport(run: LoadRun, dir: string, file: string, chartDir =
   push('');
 
   if (clusterRun) push(...clusterSection(clusterRun, chartDir, rel, clusterRun === run));
-  if (soakRun) push(...soakSection(soakRun));
+  if (soakRun) push(...soakSection(soakRun, soakRun === run));
   push(...errorsAndNotes(run));
   push('## How this was measured', '');
   push(

@@ -31,12 +31,20 @@ function slopeCell(slope: number | undefined, limit: number | undefined, judged:
   return `${f1(slope)} / ${f0(limit)}${verdict}`;
 }
 
-export function soakSection(run: LoadRun): string[] {
+/** `own`: `run` is the report's own run; else the soak suite's separate run (docs/load-report-soak.json), whose date, runtimes and notes are said here. */
+export function soakSection(run: LoadRun, own = true): string[] {
   const ms = run.measurements.filter((m) => m.scenario === 'soak');
   if (!ms.length) return [];
   const first = ms[0]!;
   const every = Number(first.params.every);
   const L: string[] = ['## Soak (connect → subscribe → event → disconnect)', ''];
+  if (!own)
+    L.push(
+      `From its own run, [load-report-soak.json](load-report-soak.json): ${run.startedAt} → ${run.finishedAt}, ${Object.values(run.runtimes).map((r) => r.version).join(', ')}, load average at its start ${run.machine.loadavgAtStart.join(' / ')}.`,
+      ...run.notes.map((n) => `- ${n}`),
+      ...run.errors.map((e) => `- run error: ${e.split('\n')[0]}`),
+      '',
+    );
   L.push(
     `Per runtime one fresh server; per transport ${f0(first.figures.cycles)} cycles, ${first.params.concurrency} at a time from the runner process, each a new TCP connection that resumes after the first event of its topic, receives the second (replayed) and disconnects. Every ${f0(every)} cycles the cycles pause, the server is garbage-collected (two full GCs through \`--inspect\`: Node, Deno by the DevTools protocol, V8's used heap; Bun by evaluating \`Bun.gc(true)\` in its WebKit inspector, JavaScriptCore's heap) and its RSS and used heap are read. Slopes: least squares over the marks from cycle ${f0(Number(first.params.warmup))} on (the cycles before are warm-up), KB per 1,000 cycles / limit; judged when they span at least 1,000 cycles and, for RSS, after a forced GC. Gauges: \`relaykit_connections\` summed over transports after the last cycle (must be 0).`,
     '',
