@@ -37,8 +37,15 @@ export const SOAK_HEAP_LIMIT_KB = 64;
  * cycles (2.5 MB over 10,000) still catches a leak of ≥ 256 bytes per connection.
  */
 export const SOAK_RSS_LIMIT_KB = 256;
-/** Below this many cycles after warm-up a slope is noise at these limits: reported, not judged (the quick profile). */
+/** Below this many cycles after warm-up a heap slope is noise at its limit: reported, not judged (the quick profile). */
 const MIN_JUDGED_CYCLES = 1000;
+/**
+ * RSS moves in steps (V8 pages, allocator chunks of a few hundred KB): over 1,000 cycles one step
+ * alone is over the limit (Deno WS at 2,000 cycles: one +300 KB step, 287 KB/1k; the same server
+ * at 10,000: 73 KB/1k), so the RSS slope is judged only over ≥ 4,000 cycles, where a 512 KB step
+ * weighs ≤ 128 KB per 1,000.
+ */
+const MIN_JUDGED_CYCLES_RSS = 4000;
 
 export const SOAK_TRANSPORTS: readonly SoakTransport[] = ['ws', 'sse', 'poll'];
 
@@ -102,7 +109,7 @@ const sumOf = (g: Record<string, number>) => Object.values(g).reduce((a, b) => a
  */
 export async function soakSuite(state: RunState, defs: TargetDef[], transports: SoakTransport[], scale: SoakScale): Promise<void> {
   state.log(`soak: ${scale.cycles.toLocaleString('en')} connect → subscribe → event → disconnect cycles per transport (${transports.join(', ')}), ${scale.concurrency} at a time, a mark every ${scale.every}`);
-  state.note(`Soak: heap slope limit ${SOAK_HEAP_LIMIT_KB} KB and RSS slope limit ${SOAK_RSS_LIMIT_KB} KB per 1,000 cycles (least squares over the marks from cycle ${scale.warmup} on, judged when that spans at least ${MIN_JUDGED_CYCLES} cycles). Forced GCs through --inspect on every runtime (Bun: \`Bun.gc(true)\` evaluated by its WebKit inspector; heap = process.memoryUsage().heapUsed, JavaScriptCore's).`);
+  state.note(`Soak: heap slope limit ${SOAK_HEAP_LIMIT_KB} KB and RSS slope limit ${SOAK_RSS_LIMIT_KB} KB per 1,000 cycles (least squares over the marks from cycle ${scale.warmup} on, judged when that spans at least ${MIN_JUDGED_CYCLES} cycles for the heap, ${MIN_JUDGED_CYCLES_RSS} for RSS, which moves in steps of pages and allocator chunks). Forced GCs through --inspect on every runtime (Bun: \`Bun.gc(true)\` evaluated by its WebKit inspector; heap = process.memoryUsage().heapUsed, JavaScriptCore's).`);
   for (const def of defs) {
     const inspectPort = await freePort();
     let inspecting = false;
@@ -202,7 +209,7 @@ async function soakTransport(state: RunState, def: TargetDef, server: RunningSer
   const judgedCycles = scale.cycles - scale.warmup;
   const judge = judgedCycles >= MIN_JUDGED_CYCLES;
   const heapJudged = judge && Number.isFinite(heapSlope);
-  const rssJudged = judge && inspector !== undefined;
+  const rssJudged = judgedCycles >= MIN_JUDGED_CYCLES_RSS && inspector !== undefined;
   const durationS = (Date.now() - started) / 1000;
   const cpu = safeCpuMs(pid) - cpu0;
   const driverUs = process.cpuUsage(driverCpu0);
