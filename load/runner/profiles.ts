@@ -93,7 +93,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     // Tiny: the quick profile (CI) runs the cluster suite's whole code path in well under a minute.
     cluster: { subscribers: 40, rate: 10, events: 5, burstS: 0.5, burstDeliveries: 2000, serverWorkers: 2, brokerS: 1, brokerConns: 1, brokerWindow: 16 },
     // Tiny: the soak suite's code path (cycles, forced GCs, gauges), its slopes reported but not judged.
-    soak: { cycles: 40, every: 20, warmup: 20, concurrency: 10 },
+    soak: { cycles: 20, every: 10, warmup: 10, concurrency: 10 },
   },
   full: {
     name: 'full',
