@@ -8,6 +8,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import type { LoadMeasurement, LoadRun } from '@relaykit/contracts';
 import { clusterSection, hasCluster } from './cluster.ts';
 import { f0, f1, med, short } from './format.ts';
+import { hasSoak, isSoakOnly, soakSection } from './soak.ts';
 import { barChart, lineChart, type Series } from './svg.ts';
 
 const RUNTIMES = ['node', 'bun', 'deno'] as const;
@@ -214,13 +215,15 @@ const JSON_HOME: Record<LoadRun['profile'], string> = {
   cluster: '[load-report-cluster.json](load-report-cluster.json) beside this file (with `--docs`), else under load/results/',
   quick: 'under load/results/',
 };
+const SOAK_JSON_HOME = '[load-report-soak.json](load-report-soak.json) beside this file (with `--docs`), else under load/results/';
 
 /**
  * Renders `run` as `dir/file` with its charts in `chartDir`. The cluster section comes from
  * `cluster` (the cluster profile's own run, for docs/) or else from `run`'s own cluster
- * measurements; a run of the cluster suite alone renders as that section with the machine.
+ * measurements; a run of the cluster suite alone renders as that section with the machine. The
+ * soak section likewise comes from `soak` (the soak suite's own run) or from `run`.
  */
-export function renderReport(run: LoadRun, dir: string, file: string, chartDir = join(dir, 'charts'), cluster?: LoadRun): string {
+export function renderReport(run: LoadRun, dir: string, file: string, chartDir = join(dir, 'charts'), cluster?: LoadRun, soak?: LoadRun): string {
   mkdirSync(dir, { recursive: true });
   mkdirSync(chartDir, { recursive: true });
   const rel = (name: string) => `${relative(dir, chartDir) || '.'}/${name}`;
@@ -233,6 +236,12 @@ export function renderReport(run: LoadRun, dir: string, file: string, chartDir =
     writeFileSync(out, `${L.join('\n')}\n`);
     return out;
   }
+  if (isSoakOnly(run)) {
+    push(...header(run), ...soakSection(run), ...errorsAndNotes(run));
+    writeFileSync(out, `${L.join('\n')}\n`);
+    return out;
+  }
+  const soakRun = soak ?? (hasSoak(run) ? run : undefined);
   const v = new View(run);
   const charts = chartFiles(v, chartDir);
   const targets = run.targets.filter((t) => v.has(t.id));
@@ -313,6 +322,7 @@ export function renderReport(run: LoadRun, dir: string, file: string, chartDir =
   push('');
 
   if (clusterRun) push(...clusterSection(clusterRun, chartDir, rel, clusterRun === run));
+  if (soakRun) push(...soakSection(soakRun, soakRun === run));
   push(...errorsAndNotes(run));
   push('## How this was measured', '');
   push(
@@ -331,7 +341,7 @@ function header(run: LoadRun): string[] {
   return [
     `# relaykit load report (${run.profile} profile)`,
     '',
-    `Run ${run.startedAt} → ${run.finishedAt}, written by \`pnpm load\` (load/runner); the run's JSON (schema \`LoadRun\` in @relaykit/contracts) is ${JSON_HOME[run.profile]}.`,
+    `Run ${run.startedAt} → ${run.finishedAt}, written by \`pnpm load\` (load/runner); the run's JSON (schema \`LoadRun\` in @relaykit/contracts) is ${isSoakOnly(run) ? SOAK_JSON_HOME : JSON_HOME[run.profile]}.`,
     '',
     '## Machine and runtimes',
     '',

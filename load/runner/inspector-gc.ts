@@ -1,8 +1,11 @@
 /**
- * Diagnostic for the attacks suite (`--attack-gc`): start a Node or Deno server with
- * `--inspect=127.0.0.1:<port>` and force full garbage collections through the Chrome DevTools
- * Protocol, so that RSS growth can be split into what the server retains and what is garbage V8
- * has not collected yet. Bun's inspector speaks WebKit's protocol: not supported (undefined).
+ * Forced garbage collection in a server under test (the attacks suite's `--attack-gc`, the soak
+ * suite): start it with `--inspect=127.0.0.1:<port>` and force full collections from outside, so
+ * that RSS growth can be split into what the server retains and what is garbage not collected yet.
+ * Node and Deno: the Chrome DevTools Protocol (HeapProfiler.collectGarbage, Runtime.getHeapUsage:
+ * V8's used heap). Bun: its inspector speaks WebKit's protocol at a path we choose, which has no
+ * HeapProfiler but does evaluate an expression: `Bun.gc(true)` (a synchronous full collection),
+ * then `process.memoryUsage().heapUsed` (JavaScriptCore's heap).
  */
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -12,16 +15,21 @@ export interface InspectorGc {
   close(): void;
 }
 
+/** Bun's inspector listens at ws://host:port/<path>; a fixed path spares us its random one. */
+const BUN_INSPECT_PATH = 'relaykit-gc';
+
 export function inspectArgs(runtime: string, args: string[], port: number): string[] | undefined {
   const flag = `--inspect=127.0.0.1:${port}`;
   if (runtime === 'node') return [flag, ...args];
+  if (runtime === 'bun') return [`${flag}/${BUN_INSPECT_PATH}`, ...args];
   if (runtime === 'deno' && args[0] === 'run') return ['run', flag, ...args.slice(1)];
   return undefined;
 }
 
-export async function connectInspector(port: number, timeoutMs = 10_000): Promise<InspectorGc | undefined> {
+export async function connectInspector(port: number, timeoutMs = 10_000, runtime = 'node'): Promise<InspectorGc | undefined> {
   const deadline = Date.now() + timeoutMs;
-  let url: string | undefined;
+  const bun = runtime === 'bun';
+  let url: string | undefined = bun ? `ws://127.0.0.1:${port}/${BUN_INSPECT_PATH}` : undefined;
   while (!url && Date.now() < deadline) {
     try {
       const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl?: string }>;
@@ -54,6 +62,11 @@ export async function connectInspector(port: number, timeoutMs = 10_000): Promis
     ]);
   return {
     async collect() {
+      if (bun) {
+        const r = (await call('Runtime.evaluate', { expression: 'Bun.gc(true); Bun.gc(true); process.memoryUsage().heapUsed', returnByValue: true })) as { result?: { value?: unknown } } | undefined;
+        await sleep(300);
+        return typeof r?.result?.value === 'number' ? Math.round(r.result.value / 1024) : undefined;
+      }
       await call('HeapProfiler.collectGarbage');
       await call('HeapProfiler.collectGarbage');
       await sleep(300);

@@ -7,6 +7,7 @@
  *   node runner/main.ts --profile quick|full [--ci] [--only node,bun] [--targets id,id] [--docs]
  *   node runner/main.ts --profile cluster [--subscribers N] [--repeats N] [--docs]   (runner/suites/cluster.ts)
  *   node runner/main.ts --suites attacks [--only deno] [--attacks deep-ws,topics]   (issue 8: runner/suites/attacks.ts)
+ *   node runner/main.ts --suites soak [--only node] [--transports ws,sse,poll] [--soak-cycles N]   (issue 9: runner/suites/soak.ts)
  *
  * This file only orders the suites: cli.ts parses the command line, run-state.ts keeps the run
  * record, its log and its end, and runner/suites/ holds one module per suite.
@@ -20,6 +21,7 @@ import { churnSuite } from './suites/churn.ts';
 import { clusterSuite } from './suites/cluster.ts';
 import { connectionsSuite } from './suites/connections.ts';
 import type { SuiteEnv } from './suites/context.ts';
+import { soakSuite } from './suites/soak.ts';
 import { throughputSuite } from './suites/throughput.ts';
 import { type TargetDef, selectTargets } from './targets.ts';
 
@@ -27,7 +29,9 @@ async function main(options: RunOptions, state: RunState): Promise<number> {
   const { profile, suites, transports } = options;
   // The cluster suite alone measures only what runs on Redis (relaykit and the peers, no bare baseline).
   const clusterOnly = [...suites].every((s) => s === 'cluster');
-  const defs = selectTargets(options).filter((d) => !clusterOnly || d.supports.redis);
+  // The soak suite alone runs only relaykit's servers (no baseline or peer to build or start).
+  const soakOnly = [...suites].every((s) => s === 'soak');
+  const defs = selectTargets(options).filter((d) => (!clusterOnly || d.supports.redis) && (!soakOnly || d.kind === 'relaykit'));
   state.log(`relaykit load, ${profile.name} profile: ${defs.map((d) => d.id).join(', ')}`);
   const { machine } = state.run;
   state.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, open files ${machine.openFilesLimit}; ${Object.values(state.versions).map((v) => v.version).join(', ')}`);
@@ -80,6 +84,7 @@ async function main(options: RunOptions, state: RunState): Promise<number> {
       const relaykit: TargetDef[] = available.filter((d) => d.kind === 'relaykit');
       attackFailures = await attackSuite(state, relaykit, { ...(options.attacks ? { only: options.attacks } : {}), gc: options.attackGc });
     }
+    if (suites.has('soak')) await soakSuite(state, available.filter((d) => d.kind === 'relaykit'), options.soakTransports, profile.soak);
   } finally {
     await pool.close();
   }

@@ -1,3 +1,5 @@
+import type { SoakScale } from './suites/soak.ts';
+
 /** The cluster suite's scale (runner/suites/cluster.ts). */
 export interface ClusterScale {
   /** WebSocket subscribers of each fan-out configuration (one topic). */
@@ -46,7 +48,12 @@ export interface Profile {
   buildCentrifugo: boolean;
   maxLifetimeMs: number;
   cluster: ClusterScale;
+  /** The soak suite (runner/suites/soak.ts): cycles per runtime × transport, a mark every `every`, `concurrency` at a time. */
+  soak: SoakScale;
 }
+
+/** 10,000 cycles, a mark every 1,000, the slope over the last 9,000, 50 at a time (issue 9). */
+const SOAK_SCALE: SoakScale = { cycles: 10_000, every: 1000, warmup: 1000, concurrency: 50 };
 
 /** The cluster profile's scale: 5,000 subscribers per server, 3 repeats (~13 min on 2 quiet cores). */
 const CLUSTER_SCALE: ClusterScale = {
@@ -85,6 +92,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     maxLifetimeMs: 20 * 60_000,
     // Tiny: the quick profile (CI) runs the cluster suite's whole code path in well under a minute.
     cluster: { subscribers: 40, rate: 10, events: 5, burstS: 0.5, burstDeliveries: 2000, serverWorkers: 2, brokerS: 1, brokerConns: 1, brokerWindow: 16 },
+    // Tiny: the soak suite's code path (cycles, forced GCs, gauges), its slopes reported but not judged.
+    soak: { cycles: 20, every: 10, warmup: 10, concurrency: 10 },
   },
   full: {
     name: 'full',
@@ -108,6 +117,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     buildCentrifugo: true,
     maxLifetimeMs: 90 * 60_000,
     cluster: CLUSTER_SCALE,
+    soak: SOAK_SCALE,
   },
   /** The cluster suite alone (`load:cluster`); the efficiency-suite fields are the full profile's and unused. */
   cluster: {
@@ -132,5 +142,6 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     buildCentrifugo: true,
     maxLifetimeMs: 25 * 60_000,
     cluster: CLUSTER_SCALE,
+    soak: SOAK_SCALE,
   },
 };

@@ -31,6 +31,8 @@ export class RunState {
   /** Further processes up now (the cluster suite's Redis and its several servers at once): killed with `current`. */
   readonly running = new Set<{ pid: number }>();
   private readonly docs: boolean;
+  /** `--suites soak` alone: its JSON in docs/ is load-report-soak.json, beside the full run's. */
+  private readonly soakOnly: boolean;
   private readonly t0 = Date.now();
   private gates = 0;
 
@@ -38,10 +40,11 @@ export class RunState {
   constructor(options: RunOptions) {
     this.profile = options.profile;
     this.docs = options.docs;
+    this.soakOnly = [...options.suites].every((s) => s === 'soak');
     this.outDir = options.out ?? join(LOAD_DIR, 'results');
     mkdirSync(this.outDir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    this.outFile = join(this.outDir, `run-${this.profile.name}-${stamp}.json`);
+    this.outFile = join(this.outDir, `run-${this.profile.name}-${stamp}${this.soakOnly ? '-soak' : ''}.json`);
     this.reportDir = options.docs ? join(ROOT, 'docs') : join(this.outDir, `report-${this.profile.name}`);
     this.versions = runtimeVersions();
     const files = openFilesLimit();
@@ -220,7 +223,7 @@ export class RunState {
    */
   writeReport(): string {
     mkdirSync(this.reportDir, { recursive: true });
-    if (this.docs) writeFileSync(join(this.reportDir, docsJson(this.run)), JSON.stringify(this.run, null, 1));
+    if (this.docs) writeFileSync(join(this.reportDir, docsJson(this.run, this.soakOnly)), JSON.stringify(this.run, null, 1));
     const file = this.docs ? renderDocs(this.reportDir) : renderReport(this.run, this.reportDir, 'load-report.md');
     this.log(`report: ${file}`);
     return file;

@@ -41,7 +41,7 @@ interface AttackCtx {
   /** The post-setup RSS baseline, in KB. */
   baseKb(): number;
   /**
-   * With --attack-gc on Node and Deno: forces full GCs in the server and records, under `name`,
+   * With --attack-gc (Node, Deno, Bun): forces full GCs in the server and records, under `name`,
    * the RSS growth (KB, from the post-setup baseline, itself taken after a GC) and V8's used heap
    * after them. A no-op otherwise.
    */
@@ -554,7 +554,7 @@ export interface AttackSuiteOptions {
   only?: string[];
   /** Abort an attack (and kill its server) when the server's RSS passes this, in KB. */
   rssCapKb?: number;
-  /** Diagnostic: start Node and Deno with --inspect and force GCs at marks (growth retained vs garbage). */
+  /** Diagnostic: start the server with --inspect and force GCs at marks (growth retained vs garbage). */
   gc?: boolean;
 }
 
@@ -673,7 +673,7 @@ async function runAttack(state: RunState, def: TargetDef, attack: Attack, o: Att
   };
   let rssBase = 0;
   const gcFigures: Record<string, number> = {};
-  const inspector: InspectorGc | undefined = inspecting ? await connectInspector(inspectPort) : undefined;
+  const inspector: InspectorGc | undefined = inspecting ? await connectInspector(inspectPort, 10_000, def.runtime) : undefined;
   if (o.gc) params.gc = inspector ? 'forced GCs through --inspect' : 'not available on this runtime';
   const gcMark = async (name: string) => {
     if (!inspector || !alive(pid)) return;

@@ -23,14 +23,14 @@ export const LoadTarget = z
   .strict();
 export type LoadTarget = z.infer<typeof LoadTarget>;
 
-export const LoadScenario = z.enum(['connections', 'latency', 'cpu', 'throughput', 'churn', 'attack', 'cluster', 'broker']);
+export const LoadScenario = z.enum(['connections', 'latency', 'cpu', 'throughput', 'churn', 'attack', 'cluster', 'broker', 'soak']);
 export type LoadScenario = z.infer<typeof LoadScenario>;
 
 export const LoadMeasurement = z
   .object({
     target: z.string(),
     scenario: LoadScenario,
-    transport: z.enum(['ws', 'sse', 'http']),
+    transport: z.enum(['ws', 'sse', 'poll', 'http']).describe('poll: long polling (the soak suite); http: HTTP publishes (attacks)'),
     repeat: z.number().int().positive(),
     startedAt: z.string(),
     durationS: z.number().nonnegative(),
@@ -43,7 +43,10 @@ export const LoadMeasurement = z
      * usPerPublish; churn: cyclesPerS, p50Ms, p99Ms, rssBeforeKb, rssAfterKb; cluster (params
      * `broker` memory|redis, `workers`): connected, kbPerConn, p50Ms, p99Ms, usPerEvent,
      * deliveredPerS, redisUsPerPublish, burstDeliveredPerS, burstUsPerEvent; broker (topics without
-     * subscribers, publishes spread over the instances): ackedPerS, usPerPublish, redisUsPerPublish.
+     * subscribers, publishes spread over the instances): ackedPerS, usPerPublish, redisUsPerPublish;
+     * soak: cycles, completed, cyclesPerS, p50Ms, p99Ms, heapSlopeKbPer1k, rssSlopeKbPer1k (least
+     * squares after the first block), heapLimitKbPer1k, rssLimitKbPer1k, connectionsAfter, and the
+     * series `rssKb@<cycles>` and `heapKb@<cycles>` (V8 used heap after forced GCs; absent on Bun).
      * Server CPU of a WORKERS > 1 server is its whole process tree.
      */
     figures: z.record(z.string(), z.number()),
