@@ -4,7 +4,7 @@ import { BunFanout } from './fanout.ts';
 import { serveSse } from './sse.ts';
 import { type WsData, serveWs, wsHandler } from './ws.ts';
 
-const config = loadConfig(Bun.env, (code) => process.exit(code));
+const config = loadConfig(Bun.env, (code) => process.exit(code), 'bun');
 if (config.workers > 1 && !Bun.env[WORKER_ENV]) supervise();
 else await serve();
 
@@ -45,6 +45,8 @@ async function serve(): Promise<void> {
     // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
     async fetch(req, server) {
       const url = new URL(req.url);
+      // Counted until it is answered (a stream is its session's): a shutdown's drain waits for it.
+      const done = relay.trackRequest();
       try {
         const route = relay.route(req.method, url.pathname, req.headers.get('upgrade'));
         if (route === 'ws') return await serveWs(relay, req, server, url);
@@ -53,6 +55,8 @@ async function serve(): Promise<void> {
         return await relay.fetch(req);
       } catch (error) {
         return relay.refusal(error);
+      } finally {
+        done();
       }
     },
     websocket: wsHandler(relay),
@@ -64,9 +68,13 @@ async function serve(): Promise<void> {
   const shutdown = shutdownOnce({
     log: relay.log,
     graceMs: config.shutdownGraceMs,
-    closeSessions: () => relay.shutdown(),
-    // Stop accepting; the promise settles once in-flight requests and streams are done.
-    stopListening: () => server.stop(),
+    // Bun.serve listens on through the drain; server.stop comes only after it, and gracefully: the
+    // last answers (returned from fetch, which is where the drain stops counting) are still being written.
+    drain: () => relay.drain(),
+    close: async () => {
+      await server.stop();
+      await relay.close();
+    },
     exit: (code) => process.exit(code),
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -2,7 +2,7 @@ import { Relay, WORKER_ENV, jsonLogger, loadConfig, superviseWorkers } from '@re
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
-const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
+const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code), 'deno');
 if (config.workers > 1 && !Deno.env.get(WORKER_ENV)) await supervise();
 else serve();
 

@@ -3,7 +3,7 @@ import { Relay, WORKER_ENV, jsonLogger, loadConfig, superviseWorkers } from '@re
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
-const config = loadConfig(process.env, (code) => process.exit(code));
+const config = loadConfig(process.env, (code) => process.exit(code), 'node');
 if (config.workers > 1 && !process.env[WORKER_ENV]) await supervise();
 else serve();
 

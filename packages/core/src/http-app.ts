@@ -1,4 +1,4 @@
-import { type HealthResponse, PollQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
+import { type HealthResponse, NoQuery, PollQuery, PublishQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Principal } from './auth.js';
@@ -10,7 +10,7 @@ import { PollWaiter } from './poll.js';
 import { readBody } from './read-body.js';
 import { SSE_PATH, TOPIC_EVENTS_PATH, WS_PATH } from './routes.js';
 import type { SessionHost } from './session-host.js';
-import { checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
+import { checkQuery, checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
 
 /** The demo page's files, by path ("/" is the page); provided by the demo package. */
 export type DemoAssets = Readonly<Record<string, { type: string; body: string }>>;
@@ -21,8 +21,10 @@ export interface HttpHost extends SessionHost {
   readonly shuttingDown: boolean;
   authenticate(request: Request, transport: 'publish' | 'poll'): Promise<Principal>;
   checkConnectionLimit(): void;
-  /** Held long polls (a broker gap answers them early). */
+  /** Held long polls (a broker gap or a shutdown answers them early). */
   readonly polls: Set<PollWaiter>;
+  /** Called as a held poll ends, which a shutdown's drain may wait for. */
+  checkDrained(): void;
   /** Turns anything thrown while serving into the answer: a RelayError's own, else 500 (logged). */
   refusal(error: unknown, request?: Request): Response;
 }
@@ -42,7 +44,8 @@ export function createHttpApp(host: HttpHost): Hono {
   app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic'))));
   app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic'))));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
-  app.get('/healthz', () => {
+  app.get('/healthz', (c) => {
+    checkQuery(new URL(c.req.url).searchParams, NoQuery);
     const brokerOk = host.hub.broker.available?.() ?? true;
     const body: HealthResponse = {
       status: host.shuttingDown ? 'draining' : brokerOk ? 'ok' : 'degraded',
@@ -53,7 +56,10 @@ export function createHttpApp(host: HttpHost): Hono {
     };
     return json(body, body.status === 'ok' ? 200 : 503);
   });
-  app.get('/metrics', () => new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }));
+  app.get('/metrics', (c) => {
+    checkQuery(new URL(c.req.url).searchParams, NoQuery);
+    return new Response(host.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
+  });
   // GET is an SSE stream, served before the app.
   app.all(SSE_PATH, methodNotAllowed('GET'));
   app.all(WS_PATH, () => {
@@ -70,6 +76,7 @@ export function createHttpApp(host: HttpHost): Hono {
 }
 
 async function publish(host: HttpHost, request: Request, topic: string): Promise<Response> {
+  checkQuery(new URL(request.url).searchParams, PublishQuery);
   const { maxMessageBytes, maxJsonDepth, requestTimeoutMs } = host.config;
   const body = await readBody(request, maxMessageBytes, requestTimeoutMs);
   let raw: unknown;
@@ -92,13 +99,16 @@ async function publish(host: HttpHost, request: Request, topic: string): Promise
 
 async function poll(host: HttpHost, request: Request, topic: string): Promise<Response> {
   const { url } = handshakeOf(request);
+  checkQuery(url.searchParams, PollQuery);
   const query = PollQuery.safeParse({
     after: url.searchParams.get('after') || undefined,
     wait: url.searchParams.get('wait') ?? undefined,
+    token: url.searchParams.get('token') ?? undefined,
   });
   if (!query.success) throw new RelayError('bad_request', describeIssues(query.error.issues));
   const principal = await host.authenticate(request, 'poll');
   if (!(await host.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
+  if (host.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
   host.checkConnectionLimit();
   const waiter = new PollWaiter(host, topic);
   host.metrics.connections.poll++;
@@ -110,5 +120,6 @@ async function poll(host: HttpHost, request: Request, topic: string): Promise<Re
     waiter.close();
     host.polls.delete(waiter);
     host.metrics.connections.poll--;
+    host.checkDrained();
   }
 }

@@ -28,8 +28,11 @@ export class PollWaiter {
     readonly topic: string,
   ) {}
 
-  /** The broker may have lost events: answer now with what came before, so the cursor stops there. */
-  resumeRequired(): void {
+  /**
+   * Answer now with what is held (a valid page and its cursor), taking nothing more: the broker
+   * may have lost events (the cursor stops before the gap), or the server is shutting down.
+   */
+  answerNow(): void {
     this.interrupted = true;
     this.wake?.();
   }

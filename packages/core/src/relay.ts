@@ -1,4 +1,4 @@
-import { type Broker, type Config, type Fanout, type PublishInput, type PublishResult, listeningLine } from '@relaykit/contracts';
+import { type Broker, type Config, type Fanout, type PublishInput, type PublishResult, SseQuery, WsQuery, listeningLine } from '@relaykit/contracts';
 import type { Hono } from 'hono';
 import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
 import { RelayError, asRelayError, errorResponse } from './errors.js';
@@ -16,7 +16,7 @@ import { type Route, routeOf } from './routes.js';
 import type { Session } from './session-host.js';
 import { SetFanout } from './set-fanout.js';
 import { SseSession } from './sse-session.js';
-import { checkTopic } from './validate.js';
+import { checkQuery, checkTopic } from './validate.js';
 import { type WsPeer, WsSession } from './ws-session.js';
 
 export interface RelayOptions {
@@ -58,6 +58,8 @@ export class Relay implements HttpHost {
     .toString(36)
     .padStart(6, '0');
   shuttingDown = false;
+  private requestsInFlight = 0;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(options: RelayOptions) {
     const { config } = options;
@@ -89,7 +91,7 @@ export class Relay implements HttpHost {
   private resumeRequired(topics: readonly string[]): void {
     this.log.warn('broker lost events; connections on these topics must resume', { topics: topics.slice(0, 20), count: topics.length });
     for (const session of [...this.sessions]) if (topics.some((topic) => session.holds(topic))) session.resumeRequired();
-    for (const poll of this.polls) if (topics.includes(poll.topic)) poll.resumeRequired();
+    for (const poll of this.polls) if (topics.includes(poll.topic)) poll.answerNow();
   }
 
   /** Serves a plain HTTP request (anything `route` does not send to a stream or an upgrade). */
@@ -132,6 +134,7 @@ export class Relay implements HttpHost {
 
   /** Admits a WebSocket before its upgrade (shutdown, limits, auth); throws the RelayError to answer. */
   async acceptWs(request: HandshakeRequest): Promise<Principal> {
+    checkQuery(request.url.searchParams, WsQuery);
     if (this.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
     this.checkConnectionLimit();
     return this.principalOf(request, 'ws');
@@ -142,6 +145,7 @@ export class Relay implements HttpHost {
    * the runtime has sent the headers; throws the RelayError to answer instead.
    */
   async acceptSse(request: HandshakeRequest): Promise<SseSession> {
+    checkQuery(request.url.searchParams, SseQuery);
     const topics = [...new Set(request.url.searchParams.getAll('topic'))];
     if (topics.length === 0) throw new RelayError('bad_request', 'give at least one topic: /v1/events?topic=NAME');
     if (topics.length > this.config.maxTopicsPerConnection) {
@@ -195,6 +199,7 @@ export class Relay implements HttpHost {
     if (!this.sessions.delete(session)) return;
     this.metrics.connections[session.transport]--;
     if (this.log.enabled('debug')) this.log.debug('connection closed', { transport: session.transport, open: this.sessions.size });
+    this.checkDrained();
   }
 
   /**
@@ -227,11 +232,46 @@ export class Relay implements HttpHost {
     else console.log(line);
   }
 
-  /** Closes WebSockets with 1001 and ends SSE streams so clients reconnect elsewhere. */
-  async shutdown(): Promise<void> {
+  /**
+   * Counts a request the runtime is serving (its edge calls this as one arrives and the result
+   * once its response is done), so that a shutdown's drain waits for it.
+   */
+  trackRequest(): () => void {
+    this.requestsInFlight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.requestsInFlight--;
+      this.checkDrained();
+    };
+  }
+
+  /**
+   * The drain of a shutdown (PROTOCOL.md 12): from now on new streams, sockets, polls and publishes
+   * are refused with 503 shutting_down and /healthz says draining, while the listener stays open;
+   * WebSockets are closed with 1001, SSE streams get a last `retry:` hint and `event: error`
+   * shutting_down, and held polls are answered at once with what they hold. Resolves once no
+   * connection, poll or request is left; the app stops listening only then (or at SHUTDOWN_GRACE_MS).
+   */
+  drain(): Promise<void> {
     this.shuttingDown = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const session of [...this.sessions]) session.shutdown();
+    for (const poll of this.polls) poll.answerNow();
+    const drained = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    this.checkDrained();
+    return drained;
+  }
+
+  /** Called as anything the drain waits for ends (a session, a poll, a request). */
+  checkDrained(): void {
+    if (!this.shuttingDown || this.sessions.size > 0 || this.polls.size > 0 || this.requestsInFlight > 0) return;
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
+
+  /** After the drain: disconnects the broker. */
+  async close(): Promise<void> {
     await this.broker.close();
   }
 }

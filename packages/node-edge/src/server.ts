@@ -23,6 +23,8 @@ export function createRelayServer(relay: Relay): Server {
       shouldUpgradeCallback: isWebSocketUpgrade,
     },
     (req, res) => {
+      // Counted until its response is done: a shutdown's drain waits for it (Relay.drain).
+      res.once('close', relay.trackRequest());
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
       else if (req.method === 'GET' || req.method === 'HEAD') void serveHttp(req, res);
@@ -104,8 +106,11 @@ export function listenRelay(relay: Relay, server: Server, exit: (code: number) =
   return shutdownOnce({
     log: relay.log,
     graceMs: config.shutdownGraceMs,
-    closeSessions: () => relay.shutdown(),
-    stopListening: () => stopListening(server),
+    drain: () => relay.drain(),
+    close: async () => {
+      await stopListening(server);
+      await relay.close();
+    },
     exit,
   });
 }

@@ -1,9 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { ErrorBody } from '@relaykit/contracts';
 import { expect } from 'vitest';
-import WebSocket from 'ws';
 import { type SpawnedServer } from '../server.ts';
-import { SseStream, WsClient, expectHttpError, hasCmd, ownServer, stopOwnServers, topicUrl, wsUrl } from '../harness/index.ts';
+import { SseStream, WsClient, expectHttpError, hasCmd, ownServer, stopOwnServers, topicUrl, upgradeStatus, wsUrl } from '../harness/index.ts';
 import { defineArea } from '../case.ts';
 
 const area = defineArea('auth');
@@ -25,23 +24,6 @@ area.beforeAll(async () => {
 });
 area.afterAll(stopOwnServers);
 
-/** Status and body of a refused WebSocket upgrade (or 101 when accepted). */
-function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('open', () => {
-      ws.terminate();
-      resolve({ status: 101, body: '' });
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on('error', () => {});
-  });
-}
 
 area.describe('auth (AUTH_JWT_SECRET)', [
   {
