@@ -1,4 +1,4 @@
-import type { ResetCode } from '@relaykit/contracts';
+import type { ResetCode, SseEndCode } from '@relaykit/contracts';
 import { createParser } from 'eventsource-parser';
 import { RelayKitError, errorFromResponse } from './errors.js';
 import { type Transport, type TransportContext, authHeaders, isEnvelope } from './transport.js';
@@ -13,6 +13,23 @@ export function sseUrl(ctx: Pick<TransportContext, 'baseUrl' | 'topics' | 'resum
   if (ctx.resume.lastId !== undefined) params.set('lastEventId', ctx.resume.lastId);
   if (token) params.set('token', token);
   return `${ctx.baseUrl}/v1/events?${params}`;
+}
+
+/**
+ * The `event: error` a server sends before it ends a stream (PROTOCOL.md 3), as the reason the
+ * transport closed. Read without zod (the client bundles no schema library): the code is taken as
+ * the server's SseEndCode when it is a string.
+ */
+function endOf(data: string): RelayKitError {
+  let code: unknown;
+  try {
+    code = (JSON.parse(data) as { code?: unknown } | null)?.code;
+  } catch {
+    // not JSON: still the end of the stream
+  }
+  return typeof code === 'string'
+    ? new RelayKitError(code as SseEndCode, `the server ended the stream: ${code}`)
+    : new RelayKitError('bad_response', 'the server ended the stream without saying why');
 }
 
 function handleMessage(ctx: TransportContext, event: string | undefined, id: string | undefined, data: string): void {
@@ -70,6 +87,7 @@ export function openSse(ctx: TransportContext): Transport {
     },
     onEvent(message) {
       ctx.hooks.activity();
+      if (message.event === 'error') return finish(endOf(message.data));
       handleMessage(ctx, message.event, message.id, message.data);
     },
   });
@@ -130,11 +148,13 @@ export function openEventSource(ctx: TransportContext): Transport {
   };
   source.addEventListener('open', () => ctx.hooks.open({}));
   for (const type of new Set(['reset', 'message', ...ctx.eventTypes])) source.addEventListener(type, listener);
-  source.addEventListener('error', () => {
+  source.addEventListener('error', (event) => {
     if (done) return;
     done = true;
     source.close();
-    ctx.hooks.closed(new RelayKitError('network', 'EventSource failed'));
+    // The server's `event: error` arrives here too, as a MessageEvent carrying why it ended the stream.
+    const data = (event as MessageEvent<unknown>).data;
+    ctx.hooks.closed(typeof data === 'string' ? endOf(data) : new RelayKitError('network', 'EventSource failed'));
   });
   return {
     kind: 'sse',

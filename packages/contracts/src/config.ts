@@ -22,7 +22,7 @@ export const ConfigEnv = z.object({
     'Unsent bytes one connection may queue before it is closed as a slow consumer',
   ),
   SSE_RETRY_MS: int(0, 600_000, 2000).describe('The `retry:` hint sent to EventSource clients'),
-  SHUTDOWN_GRACE_MS: int(0, 600_000, 5000).describe('How long SIGTERM waits for connections to close'),
+  SHUTDOWN_GRACE_MS: int(0, 600_000, 5000).describe('How long the drain of a shutdown may last before the process exits anyway'),
   MAX_JSON_DEPTH: int(1, 512, 64).describe(
     'Deepest nesting of arrays and objects in published data; checked on the raw text before any recursive work',
   ),
