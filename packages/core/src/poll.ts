@@ -63,11 +63,12 @@ export class PollWaiter {
       position = join.position;
       if (join.resetTopics.length > 0) reset = { code: 'history_unavailable', topics: [...join.resetTopics] };
       for (let event = join.next(); event && this.take(event); event = join.next()) {}
-      const wait = this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted;
+      // answerNow may have come while the join was pending (a Redis read): then there is no wait.
+      const wait = this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted && !this.interrupted;
       if (wait) join.goLive([this.topic]);
       else join.end();
     }
-    if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted) {
+    if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted && !this.interrupted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
         signal.addEventListener('abort', done, { once: true });

@@ -1,6 +1,7 @@
 import { type Config, type PublishInput, parseConfig } from '@relaykit/contracts';
 import { describe, expect, it } from 'vitest';
 import { Hub, MemoryBroker, Metrics, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
+import { PollWaiter } from '../src/poll.js';
 import { type Logger, allowAll } from '../src/index.js';
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {}, enabled: () => false };
@@ -192,5 +193,27 @@ describe('SseSession', () => {
     await new SseSession(h, ['t'], undefined).start(sink);
     expect(sink.text.endsWith('event: error\ndata: {"code":"broker_unavailable"}\n\n')).toBe(true);
     expect(sink.ended).toBe(true);
+  });
+});
+
+describe('PollWaiter', () => {
+  it('answers at once when told to while its join is still pending (a slow broker read), not after wait', async () => {
+    const h = host();
+    const { id } = (await h.publish('t', { type: 'x', data: 1 })).envelope;
+    const join = h.hub.join.bind(h.hub);
+    let release!: () => void;
+    const pending = new Promise<void>((resolve) => (release = resolve));
+    h.hub.join = async (...args) => {
+      await pending;
+      return join(...args);
+    };
+    const waiter = new PollWaiter(h, 't');
+    const started = Date.now();
+    const answer = waiter.run(id, 30_000, new AbortController().signal);
+    waiter.answerNow();
+    release();
+    expect(await answer).toEqual({ events: [], cursor: id });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(h.hub.topicCount).toBe(0);
   });
 });

@@ -302,7 +302,9 @@ area.describe('lifecycle', [
       }
       const signalled = Date.now();
       server.signal('SIGTERM');
-      const response = await held;
+      const response = await held.catch((error: unknown) => {
+        throw new Error(`the held poll got no answer (${String(error)}); the server printed:\n${server.output()}`);
+      });
       expect(Date.now() - signalled, 'answered at once, not after wait=30').toBeLessThan(10_000);
       expect(response.status).toBe(200);
       const page = validated(PollResponse, await response.json());
