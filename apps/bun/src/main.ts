@@ -45,18 +45,19 @@ async function serve(): Promise<void> {
     // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
     async fetch(req, server) {
       const url = new URL(req.url);
-      // Counted until it is answered (a stream is its session's): a shutdown's drain waits for it.
-      const done = relay.trackRequest();
+      let done: (() => void) | undefined;
       try {
         const route = relay.route(req.method, url.pathname, req.headers.get('upgrade'));
         if (route === 'ws') return await serveWs(relay, req, server, url);
         if (route === 'sse') return await serveSse(relay, req, server, url);
+        // Counted until it is answered (streams and sockets are sessions): a shutdown's drain waits for it.
+        done = relay.trackRequest();
         if (req.method === 'GET' || req.method === 'HEAD') server.timeout(req, POLL_IDLE_TIMEOUT_S);
         return await relay.fetch(req);
       } catch (error) {
         return relay.refusal(error);
       } finally {
-        done();
+        done?.();
       }
     },
     websocket: wsHandler(relay),

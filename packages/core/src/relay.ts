@@ -58,7 +58,6 @@ export class Relay implements HttpHost {
     .toString(36)
     .padStart(6, '0');
   shuttingDown = false;
-  private requestsInFlight = 0;
   private drainWaiters: (() => void)[] = [];
 
   constructor(options: RelayOptions) {
@@ -233,16 +232,17 @@ export class Relay implements HttpHost {
   }
 
   /**
-   * Counts a request the runtime is serving (its edge calls this as one arrives and the result
-   * once its response is done), so that a shutdown's drain waits for it.
+   * Counts a plain HTTP request the runtime is serving (its edge calls this as one arrives and the
+   * result once its response is done; streams are sessions instead), so that a shutdown's drain
+   * waits for it. Shown as relaykit_requests_in_flight.
    */
   trackRequest(): () => void {
-    this.requestsInFlight++;
+    this.metrics.requestsInFlight++;
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.requestsInFlight--;
+      this.metrics.requestsInFlight--;
       this.checkDrained();
     };
   }
@@ -266,7 +266,7 @@ export class Relay implements HttpHost {
 
   /** Called as anything the drain waits for ends (a session, a poll, a request). */
   checkDrained(): void {
-    if (!this.shuttingDown || this.sessions.size > 0 || this.polls.size > 0 || this.requestsInFlight > 0) return;
+    if (!this.shuttingDown || this.sessions.size > 0 || this.polls.size > 0 || this.metrics.requestsInFlight > 0) return;
     for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 

@@ -23,11 +23,11 @@ export function createRelayServer(relay: Relay): Server {
       shouldUpgradeCallback: isWebSocketUpgrade,
     },
     (req, res) => {
-      // Counted until its response is done: a shutdown's drain waits for it (Relay.drain).
-      res.once('close', relay.trackRequest());
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-      else if (req.method === 'GET' || req.method === 'HEAD') void serveHttp(req, res);
+      if (relay.route(req.method ?? 'GET', url.pathname, null) === 'sse') return void serveSse(relay, req, res, url);
+      // Counted from its head until its response is done: a shutdown's drain waits for it (Relay.drain).
+      res.once('close', relay.trackRequest());
+      if (req.method === 'GET' || req.method === 'HEAD') void serveHttp(req, res);
       else void collectBody(req, config.maxMessageBytes).then(() => serveHttp(req, res));
     },
   );

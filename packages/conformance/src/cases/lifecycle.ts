@@ -239,6 +239,11 @@ area.describe('lifecycle', [
       const topic = uniqueTopic('drain');
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
       const held = await heldPublish(server, topic);
+      // Signal only once the server serves it (this /metrics request is the other one in flight).
+      for (const start = Date.now(); ((await metrics(server.url)).get('relaykit_requests_in_flight') ?? 0) < 2; ) {
+        if (Date.now() - start > 10_000) throw new Error('the held publish never reached the server');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       server.signal('SIGTERM');
       // The signal is handled asynchronously: /healthz turns to draining, and stays reachable.
       let health: Response | undefined;
