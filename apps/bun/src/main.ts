@@ -6,7 +6,7 @@ import { BunFanout } from './fanout.ts';
 import { serveSse } from './sse.ts';
 import { type WsData, serveWs, wsHandler } from './ws.ts';
 
-const config = loadConfig(Bun.env, (code) => process.exit(code));
+const config = loadConfig(Bun.env, (code) => process.exit(code), 'bun');
 // Read before any worker starts, so that a missing or unreadable file stops the server at once.
 const tls = loadTls(config, tlsAccess(), (code) => process.exit(code));
 if (config.workers > 1 && !Bun.env[WORKER_ENV]) supervise();
@@ -53,14 +53,19 @@ async function serve(): Promise<void> {
     // arrived after about 10 s (12 s measured on Bun 1.4.5, dribbled or stalled). Bodies time out in core.
     async fetch(req, server) {
       const url = new URL(req.url);
+      let done: (() => void) | undefined;
       try {
         const route = relay.route(req.method, url.pathname, req.headers.get('upgrade'));
         if (route === 'ws') return await serveWs(relay, req, server, url);
         if (route === 'sse') return await serveSse(relay, req, server, url);
+        // Counted until it is answered (streams and sockets are sessions): a shutdown's drain waits for it.
+        done = relay.trackRequest();
         if (req.method === 'GET' || req.method === 'HEAD') server.timeout(req, POLL_IDLE_TIMEOUT_S);
         return await relay.fetch(req, { peer: server.requestIP(req)?.address });
       } catch (error) {
         return relay.refusal(error);
+      } finally {
+        done?.();
       }
     },
     websocket: wsHandler(relay),
@@ -72,9 +77,13 @@ async function serve(): Promise<void> {
   const shutdown = shutdownOnce({
     log: relay.log,
     graceMs: config.shutdownGraceMs,
-    closeSessions: () => relay.shutdown(),
-    // Stop accepting; the promise settles once in-flight requests and streams are done.
-    stopListening: () => server.stop(),
+    // Bun.serve listens on through the drain; server.stop comes only after it, and gracefully: the
+    // last answers (returned from fetch, which is where the drain stops counting) are still being written.
+    drain: () => relay.drain(),
+    close: async () => {
+      await server.stop();
+      await relay.close();
+    },
     exit: (code) => process.exit(code),
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));

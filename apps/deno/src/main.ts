@@ -5,7 +5,7 @@ import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, type TlsAccess, sup
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
-const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code));
+const config = loadConfig(Deno.env.toObject(), (code) => Deno.exit(code), 'deno');
 // Read before any worker starts, so that a missing or unreadable file stops the server at once.
 const tls = loadTls(config, tlsAccess(), (code) => Deno.exit(code));
 if (config.workers > 1 && !Deno.env.get(WORKER_ENV)) await supervise();

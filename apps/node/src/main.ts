@@ -5,7 +5,7 @@ import { Relay, WORKER_ENV, jsonLogger, loadConfig, loadTls, type TlsAccess, sup
 import { demoAssets as demo } from '@relaykit/demo';
 import { createRelayServer, freePort, listenRelay } from '@relaykit/node-edge';
 
-const config = loadConfig(process.env, (code) => process.exit(code));
+const config = loadConfig(process.env, (code) => process.exit(code), 'node');
 // Read before any worker starts, so that a missing or unreadable file stops the server at once.
 const tls = loadTls(config, tlsAccess(), (code) => process.exit(code));
 if (config.workers > 1 && !process.env[WORKER_ENV]) await supervise();

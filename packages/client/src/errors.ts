@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@relaykit/contracts';
+import type { ErrorCode, SseEndCode } from '@relaykit/contracts';
 
 /** Error codes the client adds to the server's own. */
 export type ClientErrorCode = 'network' | 'timeout' | 'closed' | 'open_timeout' | 'bad_response';
@@ -7,7 +7,8 @@ export type ClientErrorCode = 'network' | 'timeout' | 'closed' | 'open_timeout' 
 export class RelayKitError extends Error {
   override readonly name = 'RelayKitError';
   constructor(
-    readonly code: ErrorCode | ClientErrorCode,
+    /** A protocol error code, why the server ended an SSE stream, or the client's own. */
+    readonly code: ErrorCode | SseEndCode | ClientErrorCode,
     message: string,
     /** HTTP status, when the error came as an HTTP answer. */
     readonly status?: number,
@@ -22,12 +23,14 @@ export class RelayKitError extends Error {
     if (this.code === 'network' || this.code === 'timeout' || this.code === 'open_timeout' || this.code === 'bad_response') return true;
     // token_expired: the next try gets a new token. The *_unavailable codes are outages of the
     // server's broker or key set, which end by themselves (or on another instance); rate_limited after
-    // its Retry-After.
+    // its Retry-After; slow_consumer and resume_required end a stream to be resumed.
     return (
       this.code === 'shutting_down' ||
       this.code === 'too_many_connections' ||
       this.code === 'internal' ||
       this.code === 'token_expired' ||
+      this.code === 'slow_consumer' ||
+      this.code === 'resume_required' ||
       this.code === 'broker_unavailable' ||
       this.code === 'auth_unavailable' ||
       this.code === 'rate_limited'

@@ -1,4 +1,4 @@
-import type { ErrorCode, ResetCode } from '@relaykit/contracts';
+import type { ResetCode, SseEndCode } from '@relaykit/contracts';
 import { createParser } from 'eventsource-parser';
 import { RelayKitError, errorFromResponse } from './errors.js';
 import { type Transport, type TransportContext, authHeaders, isEnvelope } from './transport.js';
@@ -15,18 +15,29 @@ export function sseUrl(ctx: Pick<TransportContext, 'baseUrl' | 'topics' | 'resum
   return `${ctx.baseUrl}/v1/events?${params}`;
 }
 
+/**
+ * The `event: error` a server sends before it ends a stream (PROTOCOL.md 3), as the reason the
+ * transport closed. Read without zod (the client bundles no schema library): the code is taken as
+ * the server's SseEndCode when it is a string.
+ */
+function endOf(data: string): RelayKitError {
+  let code: unknown;
+  try {
+    code = (JSON.parse(data) as { code?: unknown } | null)?.code;
+  } catch {
+    // not JSON: still the end of the stream
+  }
+  return typeof code === 'string'
+    ? new RelayKitError(code as SseEndCode, `the server ended the stream: ${code}`)
+    : new RelayKitError('bad_response', 'the server ended the stream without saying why');
+}
+
 function handleMessage(ctx: TransportContext, event: string | undefined, id: string | undefined, data: string): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
   } catch {
     ctx.hooks.error(new RelayKitError('bad_response', 'SSE data is not JSON'));
-    return;
-  }
-  if (event === 'error') {
-    // The server ends the stream after this (token_expired, resume_required...): act on its code.
-    const code = (parsed as { code?: unknown }).code;
-    ctx.hooks.closed(new RelayKitError((typeof code === 'string' ? code : 'internal') as ErrorCode, `SSE stream ended by the server: ${String(code)}`));
     return;
   }
   if (event === 'reset') {
@@ -76,6 +87,7 @@ export function openSse(ctx: TransportContext): Transport {
     },
     onEvent(message) {
       ctx.hooks.activity();
+      if (message.event === 'error') return finish(endOf(message.data));
       handleMessage(ctx, message.event, message.id, message.data);
     },
   });
@@ -138,12 +150,11 @@ export function openEventSource(ctx: TransportContext): Transport {
   for (const type of new Set(['reset', 'message', ...ctx.eventTypes])) source.addEventListener(type, listener);
   source.addEventListener('error', (event) => {
     if (done) return;
-    // A server's `event: error` arrives here too, as a MessageEvent with data.
-    const data = (event as MessageEvent<unknown>).data;
-    if (typeof data === 'string') return handleMessage(ctx, 'error', undefined, data);
     done = true;
     source.close();
-    ctx.hooks.closed(new RelayKitError('network', 'EventSource failed'));
+    // The server's `event: error` arrives here too, as a MessageEvent carrying why it ended the stream.
+    const data = (event as MessageEvent<unknown>).data;
+    ctx.hooks.closed(typeof data === 'string' ? endOf(data) : new RelayKitError('network', 'EventSource failed'));
   });
   return {
     kind: 'sse',

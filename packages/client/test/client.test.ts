@@ -22,6 +22,33 @@ test('the comments the client watches for are the contracts’ own', () => {
 });
 
 describe('SSE over fetch', () => {
+  test("takes the server's event: error as why the stream ended, not as a bad event, and resumes", async () => {
+    const urls: string[] = [];
+    const streams: ReturnType<typeof sseStream>[] = [];
+    const c = make({
+      url: 'http://relay.test',
+      transport: 'sse',
+      topics: ['t'],
+      backoff: { baseMs: 10 },
+      fetch: async (url) => {
+        urls.push(String(url));
+        const s = sseStream();
+        streams.push(s);
+        return s.response;
+      },
+    });
+    const errors: unknown[] = [];
+    const states: StateChange[] = [];
+    c.on('error', (e) => errors.push(e));
+    c.on('state', (s) => states.push(s));
+    await until(() => streams.length === 1);
+    streams[0]!.write(`: ${SSE_OPEN_COMMENT}\n\nretry: 2000\n\n${sseEvent('e-1')}retry: 2000\n\nevent: error\ndata: {"code":"shutting_down"}\n\n`);
+    await until(() => streams.length === 2);
+    expect(errors).toEqual([]);
+    expect(urls[1]).toBe('http://relay.test/v1/events?topic=t&lastEventId=e-1');
+    expect(states.find((s) => s.state === 'reconnecting')).toMatchObject({ reason: 'the server ended the stream: shutting_down' });
+  });
+
   test('opens on the opening comment, delivers events, resumes from the last id, surfaces reset', async () => {
     const urls: string[] = [];
     const streams: ReturnType<typeof sseStream>[] = [];

@@ -80,7 +80,7 @@ export const ConfigEnv = z.object({
     'Unsent bytes one connection may queue before it is closed as a slow consumer',
   ),
   SSE_RETRY_MS: int(0, 600_000, 2000).describe('The `retry:` hint sent to EventSource clients'),
-  SHUTDOWN_GRACE_MS: int(0, 600_000, 5000).describe('How long SIGTERM waits for connections to close'),
+  SHUTDOWN_GRACE_MS: int(0, 600_000, 5000).describe('How long the drain of a shutdown may last before the process exits anyway'),
   MAX_JSON_DEPTH: int(1, 512, 64).describe(
     'Deepest nesting of arrays and objects in published data; checked on the raw text before any recursive work',
   ),
@@ -266,4 +266,51 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
     return `  ${name}=${value}: ${issue.message}`;
   });
   return { ok: false, message: `Invalid relaykit configuration:\n${lines.join('\n')}` };
+}
+
+/** Names relaykit reads besides the config (the worker marker), so they are never taken for typos. */
+const OTHER_NAMES = ['RELAYKIT_WORKER'];
+
+/**
+ * Edit distance with adjacent transpositions (optimal string alignment): a swapped pair
+ * (`HISTROY`) costs 1, as a typist makes it. Hand-written: twenty lines, and the npm
+ * distance packages either lack transpositions or are not worth a dependency of contracts.
+ */
+function typoDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 0; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * Environment variables that are not relaykit's but look like a misspelling of one (`HISTROY_SIZE`,
+ * `REDIS_ULR`, `log_level`), each with the name it most likely meant. Only near names count: one
+ * edit for names of up to five characters (so `HOME` is not taken for `HOST`), two for longer ones.
+ */
+export function misspelledConfigNames(env: Record<string, string | undefined>): { name: string; intended: string }[] {
+  const known = [...Object.keys(ConfigEnv.shape), ...OTHER_NAMES];
+  const found: { name: string; intended: string }[] = [];
+  for (const name of Object.keys(env)) {
+    if (known.includes(name)) continue;
+    const upper = name.toUpperCase();
+    let intended: string | undefined;
+    let best = Number.POSITIVE_INFINITY;
+    for (const candidate of known) {
+      const distance = typoDistance(upper, candidate);
+      if (distance <= (candidate.length <= 5 ? 1 : 2) && distance < best) {
+        best = distance;
+        intended = candidate;
+      }
+    }
+    if (intended) found.push({ name, intended });
+  }
+  return found;
 }

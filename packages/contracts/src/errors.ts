@@ -103,6 +103,28 @@ export const RATE_LIMITED_REASON = 'rate limited';
 /** The close reason of a graceful shutdown. */
 export const SHUTDOWN_REASON = 'server shutting down';
 
+/**
+ * Why the server ended an SSE stream: the `code` of the `event: error` it sends just before the end
+ * (PROTOCOL.md 3), one rule for every reason. The client reconnects after `retry` and resumes.
+ */
+export const SseEndCode = z
+  .enum([
+    'shutting_down', // the server is stopping: reconnect (elsewhere) and resume
+    'slow_consumer', // the stream's unsent data grew past MAX_BUFFERED_BYTES (as WebSocket 4008)
+    'resume_required', // the server may have missed events (as WebSocket 4009)
+    'broker_unavailable', // the broker failed while the stream was opening
+    'token_expired', // the token's exp has passed (as WebSocket 4001): reconnect with a new token
+  ])
+  .describe('Why the server ended an SSE stream');
+export type SseEndCode = z.infer<typeof SseEndCode>;
+
+/** `data` of the SSE `event: error` that precedes every server-side end of a stream. */
+export const SseEndData = z.object({ code: SseEndCode }).strict();
+export type SseEndData = z.infer<typeof SseEndData>;
+
+/** The close reason of a frame over MAX_MESSAGE_BYTES, the same on every runtime (Bun's uWS wording, which the others match). */
+export const MESSAGE_TOO_BIG_REASON = 'Received too big message';
+
 /** Cannot-resume signal codes (SSE `event: reset`, WS `reset` frame, long-poll `reset`). */
 export const ResetCode = z.enum(['history_unavailable']).describe('Why replay is incomplete');
 export type ResetCode = z.infer<typeof ResetCode>;

@@ -32,10 +32,38 @@ export const POLL_PAGE_MAX_EVENTS = 100;
 export const POLL_PAGE_MAX_BYTES = 262_144;
 export const POLL_MAX_WAIT_S = 60;
 
-export const PollQuery = z.object({
-  after: EventId.optional(),
-  wait: z.coerce.number().min(0).max(POLL_MAX_WAIT_S).default(POLL_DEFAULT_WAIT_S),
-});
+/**
+ * The query parameters of each endpoint, a closed set as frames are: a request naming any other
+ * (`?since=` for `after=`, say) is answered 400 bad_request naming it, never silently served.
+ * Values are checked where each is used (topic names, ids), with their own codes.
+ */
+const token = z.string().optional().describe('A bearer token, for clients that cannot send headers (PROTOCOL.md 10)');
+
+/** `GET /v1/events`: `topic` repeated once per topic. */
+export const SseQuery = z.object({ topic: z.array(z.string()), lastEventId: z.string().optional(), token }).strict();
+/** `GET /v1/ws` (the upgrade). */
+export const WsQuery = z.object({ token }).strict();
+/** `POST /v1/topics/:topic/events`. */
+export const PublishQuery = z.object({ token }).strict();
+/** `GET /v1/topics/:topic/events`. */
+export const PollQuery = z
+  .object({
+    after: EventId.optional(),
+    wait: z.coerce.number().min(0).max(POLL_MAX_WAIT_S).default(POLL_DEFAULT_WAIT_S),
+    token,
+  })
+  .strict();
+/** `/healthz` and `/metrics` take no parameters. */
+export const NoQuery = z.object({}).strict();
+
+/** The query schemas whose names are each endpoint's closed set. */
+export type QuerySchema = typeof SseQuery | typeof WsQuery | typeof PublishQuery | typeof PollQuery | typeof NoQuery;
+
+/** The first query parameter name `schema` does not take, if any. */
+export function unknownQueryParam(params: URLSearchParams, schema: QuerySchema): string | undefined {
+  for (const name of params.keys()) if (!Object.hasOwn(schema.shape, name)) return name;
+  return undefined;
+}
 
 /**
  * `GET /healthz`: `ok` (200); `degraded` (503) while the broker is unreachable, so a balancer

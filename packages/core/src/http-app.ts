@@ -1,4 +1,4 @@
-import { type HealthResponse, PollQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
+import { type HealthResponse, NoQuery, PollQuery, PublishQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Principal } from './auth.js';
@@ -13,7 +13,7 @@ import type { OriginPolicy } from './origin.js';
 import { readBody, receivedBody } from './read-body.js';
 import { SSE_PATH, TOPIC_EVENTS_PATH, WS_PATH } from './routes.js';
 import type { SessionHost } from './session-host.js';
-import { checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
+import { checkQuery, checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
 
 /** The demo page's files, by path ("/" is the page); provided by the demo package. */
 export type DemoAssets = Readonly<Record<string, { type: string; body: string }>>;
@@ -27,8 +27,10 @@ export interface HttpHost extends SessionHost {
   checkConnectionLimit(): void;
   /** Takes one unit of a per-IP limit for the request's client; throws rate_limited when there is none. */
   limitClient(kind: ClientLimitKind, request: HandshakeRequest): void;
-  /** Held long polls (a broker gap answers them early). */
+  /** Held long polls (a broker gap or a shutdown answers them early). */
   readonly polls: Set<PollWaiter>;
+  /** Called as a held poll ends, which a shutdown's drain may wait for. */
+  checkDrained(): void;
   /** Turns anything thrown while serving into the answer: a RelayError's own, else 500 (logged). */
   refusal(error: unknown, request?: Request): Response;
 }
@@ -77,7 +79,8 @@ export function createHttpApp(host: HttpHost): HttpApp {
   app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic')), c.env));
   app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.peer));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
-  app.get('/healthz', () => {
+  app.get('/healthz', (c) => {
+    checkQuery(new URL(c.req.url).searchParams, NoQuery);
     const brokerOk = host.hub.broker.available?.() ?? true;
     const body: HealthResponse = {
       status: host.shuttingDown ? 'draining' : brokerOk ? 'ok' : 'degraded',
@@ -90,6 +93,7 @@ export function createHttpApp(host: HttpHost): HttpApp {
   });
   const metricsAllowed = host.config.metricsToken ? bearerCheck(host.config.metricsToken) : undefined;
   app.get('/metrics', async (c) => {
+    checkQuery(new URL(c.req.url).searchParams, NoQuery);
     if (metricsAllowed && !(await metricsAllowed(c.req.header('authorization') ?? null))) {
       throw new RelayError('unauthorized', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>', { 'www-authenticate': 'Bearer' });
     }
@@ -114,6 +118,7 @@ async function publish(host: HttpHost, request: Request, topic: string, edge: Ht
   const handshake = handshakeOf(request, undefined, edge?.peer);
   // First: a refused publish costs neither reading its body nor auth.
   host.limitClient('publish', handshake);
+  checkQuery(handshake.url.searchParams, PublishQuery);
   const { maxMessageBytes, maxJsonDepth, requestTimeoutMs } = host.config;
   const body = edge?.body ? receivedBody(request, edge.body, maxMessageBytes) : await readBody(request, maxMessageBytes, requestTimeoutMs);
   let raw: unknown;
@@ -138,13 +143,16 @@ async function poll(host: HttpHost, request: Request, topic: string, peer: strin
   const handshake = handshakeOf(request, undefined, peer);
   host.limitClient('connect', handshake);
   const { url } = handshake;
+  checkQuery(url.searchParams, PollQuery);
   const query = PollQuery.safeParse({
     after: url.searchParams.get('after') || undefined,
     wait: url.searchParams.get('wait') ?? undefined,
+    token: url.searchParams.get('token') ?? undefined,
   });
   if (!query.success) throw new RelayError('bad_request', describeIssues(query.error.issues));
   const principal = await host.authenticate(handshake, 'poll');
   if (!(await host.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
+  if (host.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
   host.checkConnectionLimit();
   const waiter = new PollWaiter(host, topic);
   host.metrics.connections.poll++;
@@ -158,5 +166,6 @@ async function poll(host: HttpHost, request: Request, topic: string, peer: strin
     waiter.close();
     host.polls.delete(waiter);
     host.metrics.connections.poll--;
+    host.checkDrained();
   }
 }

@@ -10,6 +10,8 @@ export class Metrics {
   heartbeatTimeouts = 0;
   rejected = 0;
   rateLimited = 0;
+  /** HTTP requests being served, streams aside (they are connections): what a shutdown's drain waits for besides them. */
+  requestsInFlight = 0;
   readonly startedAt = Date.now();
 
   constructor(
@@ -28,6 +30,9 @@ export class Metrics {
       '# HELP relaykit_connections Open connections by transport.',
       '# TYPE relaykit_connections gauge',
       ...(['sse', 'ws', 'poll'] as const).map((t) => `relaykit_connections{transport="${t}"} ${this.connections[t]}`),
+      '# HELP relaykit_requests_in_flight HTTP requests being served (this one included), streams aside; a shutdown drains them.',
+      '# TYPE relaykit_requests_in_flight gauge',
+      `relaykit_requests_in_flight ${this.requestsInFlight}`,
       '# HELP relaykit_topics Topics with at least one subscriber in this process.',
       '# TYPE relaykit_topics gauge',
       `relaykit_topics ${this.topicsWithSubscribers()}`,

@@ -28,8 +28,11 @@ export class PollWaiter {
     readonly topic: string,
   ) {}
 
-  /** The broker may have lost events: answer now with what came before, so the cursor stops there. */
-  resumeRequired(): void {
+  /**
+   * Answer now with what is held (a valid page and its cursor), taking nothing more: the broker
+   * may have lost events (the cursor stops before the gap), or the server is shutting down.
+   */
+  answerNow(): void {
     this.interrupted = true;
     this.wake?.();
   }
@@ -60,11 +63,12 @@ export class PollWaiter {
       position = join.position;
       if (join.resetTopics.length > 0) reset = { code: 'history_unavailable', topics: [...join.resetTopics] };
       for (let event = join.next(); event && this.take(event); event = join.next()) {}
-      const wait = this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted;
+      // answerNow may have come while the join was pending (a Redis read): then there is no wait.
+      const wait = this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted && !this.interrupted;
       if (wait) join.goLive([this.topic]);
       else join.end();
     }
-    if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted) {
+    if (this.events.length === 0 && !reset && waitMs > 0 && !signal.aborted && !this.interrupted) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
         signal.addEventListener('abort', done, { once: true });

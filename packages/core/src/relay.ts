@@ -1,4 +1,4 @@
-import { type Broker, type Config, type Fanout, type PublishInput, type PublishResult, listeningLine } from '@relaykit/contracts';
+import { type Broker, type Config, type Fanout, type PublishInput, type PublishResult, SseQuery, WsQuery, listeningLine } from '@relaykit/contracts';
 import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
 import { TrustedProxies, clientKey } from './client-address.js';
 import { type ClientLimitKind, ClientLimits } from './client-limits.js';
@@ -19,7 +19,7 @@ import type { Session } from './session-host.js';
 import { SetFanout } from './set-fanout.js';
 import { SseSession } from './sse-session.js';
 import { type FrameLimits, RateLimit, frameLimitsOf } from './token-bucket.js';
-import { checkTopic } from './validate.js';
+import { checkQuery, checkTopic } from './validate.js';
 import { type WsPeer, WsSession } from './ws-session.js';
 
 export interface RelayOptions {
@@ -67,6 +67,7 @@ export class Relay implements HttpHost {
     .toString(36)
     .padStart(6, '0');
   shuttingDown = false;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(options: RelayOptions) {
     const { config } = options;
@@ -102,7 +103,7 @@ export class Relay implements HttpHost {
   private resumeRequired(topics: readonly string[]): void {
     this.log.warn('broker lost events; connections on these topics must resume', { topics: topics.slice(0, 20), count: topics.length });
     for (const session of [...this.sessions]) if (topics.some((topic) => session.holds(topic))) session.resumeRequired();
-    for (const poll of this.polls) if (topics.includes(poll.topic)) poll.resumeRequired();
+    for (const poll of this.polls) if (topics.includes(poll.topic)) poll.answerNow();
   }
 
   /**
@@ -175,6 +176,7 @@ export class Relay implements HttpHost {
   async acceptWs(request: HandshakeRequest): Promise<Principal> {
     this.origins.check(request);
     this.limitClient('connect', request);
+    checkQuery(request.url.searchParams, WsQuery);
     if (this.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
     this.checkConnectionLimit();
     return this.principalOf(request, 'ws');
@@ -189,6 +191,7 @@ export class Relay implements HttpHost {
     try {
       this.origins.check(request);
       this.limitClient('connect', request);
+      checkQuery(request.url.searchParams, SseQuery);
       return await this.admitSse(request, cors);
     } catch (error) {
       // The refusal is read by the same page as the stream: it carries the same origin grant.
@@ -255,6 +258,7 @@ export class Relay implements HttpHost {
     if (!this.sessions.delete(session)) return;
     this.metrics.connections[session.transport]--;
     if (this.log.enabled('debug')) this.log.debug('connection closed', { transport: session.transport, open: this.sessions.size });
+    this.checkDrained();
   }
 
   /**
@@ -288,11 +292,47 @@ export class Relay implements HttpHost {
     else console.log(line);
   }
 
-  /** Closes WebSockets with 1001 and ends SSE streams so clients reconnect elsewhere. */
-  async shutdown(): Promise<void> {
+  /**
+   * Counts a plain HTTP request the runtime is serving (its edge calls this as one arrives and the
+   * result once its response is done; streams are sessions instead), so that a shutdown's drain
+   * waits for it. Shown as relaykit_requests_in_flight.
+   */
+  trackRequest(): () => void {
+    this.metrics.requestsInFlight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.metrics.requestsInFlight--;
+      this.checkDrained();
+    };
+  }
+
+  /**
+   * The drain of a shutdown (PROTOCOL.md 12): from now on new streams, sockets, polls and publishes
+   * are refused with 503 shutting_down and /healthz says draining, while the listener stays open;
+   * WebSockets are closed with 1001, SSE streams get a last `retry:` hint and `event: error`
+   * shutting_down, and held polls are answered at once with what they hold. Resolves once no
+   * connection, poll or request is left; the app stops listening only then (or at SHUTDOWN_GRACE_MS).
+   */
+  drain(): Promise<void> {
     this.shuttingDown = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const session of [...this.sessions]) session.shutdown();
+    for (const poll of this.polls) poll.answerNow();
+    const drained = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    this.checkDrained();
+    return drained;
+  }
+
+  /** Called as anything the drain waits for ends (a session, a poll, a request). */
+  checkDrained(): void {
+    if (!this.shuttingDown || this.sessions.size > 0 || this.polls.size > 0 || this.metrics.requestsInFlight > 0) return;
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
+
+  /** After the drain: disconnects the broker. */
+  async close(): Promise<void> {
     await this.broker.close();
   }
 }

@@ -3,6 +3,7 @@ import {
   SSE_KEEPALIVE_COMMENT,
   SSE_OPEN_COMMENT,
   type SendResult,
+  type SseEndCode,
   encodeSseComment,
   encodeSseEvent,
   encodeSseId,
@@ -16,8 +17,13 @@ import type { Session, SessionHost } from './session-host.js';
 
 const utf8 = new TextEncoder();
 const KEEPALIVE = utf8.encode(encodeSseComment(SSE_KEEPALIVE_COMMENT));
-const RESUME_REQUIRED = utf8.encode(encodeSseEvent({ event: 'error', data: JSON.stringify({ code: 'resume_required' }) }));
-const TOKEN_EXPIRED = utf8.encode(encodeSseEvent({ event: 'error', data: JSON.stringify({ code: 'token_expired' }) }));
+/** The `event: error` that precedes every server-side end of a stream, encoded once per code. */
+const endEvents = new Map<SseEndCode, Uint8Array>();
+function endEventFor(code: SseEndCode): Uint8Array {
+  let bytes = endEvents.get(code);
+  if (!bytes) endEvents.set(code, (bytes = utf8.encode(encodeSseEvent({ event: 'error', data: JSON.stringify({ code }) }))));
+  return bytes;
+}
 /** The opening comment and retry hint, encoded once per retry value: every stream sends the same bytes. */
 let preamble: { retryMs: number; bytes: Uint8Array } | undefined;
 function preambleFor(retryMs: number): Uint8Array {
@@ -41,6 +47,8 @@ export class SseSession implements Session, BacklogSink {
   closed = false;
   private sink: SseSink | undefined;
   private cancelExpiry: () => void = () => {};
+  /** Why the server ended the stream, for a stream ended before it could take bytes. */
+  private endedWith: SseEndCode | undefined;
 
   constructor(
     private readonly host: SessionHost,
@@ -56,13 +64,19 @@ export class SseSession implements Session, BacklogSink {
   async start(sink: SseSink): Promise<void> {
     this.sink = sink;
     sink.write(preambleFor(this.host.config.sseRetryMs));
+    if (this.endedWith) {
+      // Ended (a shutdown) between its admission and its first byte: it still hears why.
+      sink.write(endEventFor(this.endedWith));
+      sink.end();
+      return;
+    }
     this.cancelExpiry = expiryTimer(this.expiresAt, () => this.expire());
     let join;
     try {
       join = await this.host.hub.join(this, this.topics, this.lastEventId);
     } catch (error) {
       this.host.log.error('broker failed while opening an SSE stream', { error });
-      this.end();
+      this.end('broker_unavailable');
       return;
     }
     if (!join) return;
@@ -93,7 +107,7 @@ export class SseSession implements Session, BacklogSink {
     if (this.closed) return;
     this.host.metrics.slowConsumerCloses++;
     this.host.log.info('slow consumer closed', { transport: 'sse', bufferedBytes: this.bufferedAmount });
-    this.end();
+    this.end('slow_consumer');
   }
 
   deliver(event: EncodedEvent): SendResult {
@@ -109,8 +123,10 @@ export class SseSession implements Session, BacklogSink {
     if (this.sink && !this.closed) this.sink.write(KEEPALIVE);
   }
 
+  /** A final `retry:` hint, so clients spread their reconnects over SSE_RETRY_MS, then the end. */
   shutdown(): void {
-    this.end();
+    if (this.sink && !this.closed) this.sink.write(utf8.encode(encodeSseRetry(this.host.config.sseRetryMs)));
+    this.end('shutting_down');
   }
 
   holds(topic: string): boolean {
@@ -119,20 +135,26 @@ export class SseSession implements Session, BacklogSink {
 
   /** The broker may have lost events of a topic this stream holds: say so, then end (it resumes). */
   resumeRequired(): void {
-    if (this.sink && !this.closed) this.sink.write(RESUME_REQUIRED);
-    this.end();
+    this.end('resume_required');
   }
 
-  /** The token reached its `exp`: say so, then end (the client reconnects with a new token and resumes). */
+  /** The token reached its `exp`: the client reconnects with a new token and resumes. */
   private expire(): void {
-    if (this.sink && !this.closed) this.sink.write(TOKEN_EXPIRED);
-    this.end();
+    this.end('token_expired');
   }
 
-  /** Server-side end (shutdown, slow consumer): the client's EventSource reconnects and resumes. */
-  end(): void {
+  /**
+   * Every server-side end of a stream (shutdown, slow consumer, broker gap, broker failure) sends
+   * `event: error` with `{"code":...}` first, so a client can tell why; its EventSource then
+   * reconnects after `retry` and resumes.
+   */
+  end(code: SseEndCode): void {
     if (this.closed) return;
-    this.sink?.end();
+    this.endedWith = code;
+    if (this.sink) {
+      this.sink.write(endEventFor(code));
+      this.sink.end();
+    }
     this.onClose();
   }
 

@@ -1,4 +1,4 @@
-import { type ErrorCode, EventType, TopicName } from '@relaykit/contracts';
+import { type ErrorCode, EventType, type QuerySchema, TopicName, unknownQueryParam } from '@relaykit/contracts';
 
 type JsonValue = z.core.util.JSONType;
 import type { z } from 'zod';
@@ -53,4 +53,15 @@ export function utf8Length(text: string): number {
  */
 export function rawJson(data: unknown): JsonValue {
   return (data ?? null) as JsonValue;
+}
+
+/** Refuses a query parameter the endpoint does not take (its closed set in the contracts) with 400 bad_request naming it. */
+export function checkQuery(params: URLSearchParams, schema: QuerySchema): void {
+  const unknown = unknownQueryParam(params, schema);
+  if (unknown === undefined) return;
+  const known = Object.keys(schema.shape);
+  throw new RelayError(
+    'bad_request',
+    `unknown query parameter ${JSON.stringify(unknown.slice(0, 64))}; this endpoint takes ${known.length ? known.join(', ') : 'none'}`,
+  );
 }

@@ -3,6 +3,7 @@ import {
   ClientFrame,
   CloseCode,
   HEARTBEAT_TIMEOUT_REASON,
+  MESSAGE_TOO_BIG_REASON,
   RATE_LIMITED_REASON,
   RATE_LIMIT_STRIKES,
   RATE_LIMIT_STRIKE_WINDOW_MS,
@@ -183,7 +184,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     if (text.length > this.host.config.maxMessageBytes / 4 && utf8Length(text) > this.host.config.maxMessageBytes) {
       // Runtimes that enforce the limit themselves close with 1009 before we get here; match them.
       this.error('message_too_large', `frame over MAX_MESSAGE_BYTES (${this.host.config.maxMessageBytes})`);
-      this.peer.close(CloseCode.messageTooBig, 'message too big');
+      this.peer.close(CloseCode.messageTooBig, MESSAGE_TOO_BIG_REASON);
       this.onClose();
       return;
     }

@@ -1,6 +1,7 @@
 import { type Config, type PublishInput, parseConfig } from '@relaykit/contracts';
 import { describe, expect, it } from 'vitest';
 import { Hub, MemoryBroker, Metrics, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
+import { PollWaiter } from '../src/poll.js';
 import { type Logger, allowAll } from '../src/index.js';
 import { frameLimitsOf } from '../src/token-bucket.js';
 
@@ -173,6 +174,7 @@ describe('SseSession', () => {
     const h = host({ MAX_BUFFERED_BYTES: '1024' });
     const sink = new FakeSink();
     sink.write = (chunk) => {
+      sink.text += new TextDecoder().decode(chunk);
       sink.bufferedAmount += chunk.byteLength;
       return -1;
     };
@@ -182,5 +184,69 @@ describe('SseSession', () => {
     expect(sink.ended).toBe(true);
     expect(h.metrics.slowConsumerCloses).toBe(1);
     expect(h.forgotten).toEqual([session]);
+    // PROTOCOL.md 3: the end says why, last (it is queued behind what the client has not read).
+    expect(sink.text.endsWith('event: error\ndata: {"code":"slow_consumer"}\n\n')).toBe(true);
+  });
+
+  it('says why before every server-side end: shutting_down (after a last retry: hint), resume_required', async () => {
+    const h = host({ SSE_RETRY_MS: '1500' });
+    const bye = new FakeSink();
+    const leaving = new SseSession(h, ['t'], undefined);
+    await leaving.start(bye);
+    leaving.shutdown();
+    expect(bye.text.endsWith('retry: 1500\n\nevent: error\ndata: {"code":"shutting_down"}\n\n')).toBe(true);
+    expect(bye.ended).toBe(true);
+    const gap = new FakeSink();
+    const resuming = new SseSession(h, ['t'], undefined);
+    await resuming.start(gap);
+    resuming.resumeRequired();
+    expect(gap.text.endsWith('\n\nevent: error\ndata: {"code":"resume_required"}\n\n')).toBe(true);
+    expect(gap.ended).toBe(true);
+    // A second end sends nothing more.
+    resuming.shutdown();
+    expect(gap.text.match(/event: error/g)).toHaveLength(1);
+    expect(h.forgotten).toEqual([leaving, resuming]);
+  });
+
+  it('tells a stream ended before its first byte why, once it starts', async () => {
+    const h = host();
+    const sink = new FakeSink();
+    const session = new SseSession(h, ['t'], undefined);
+    session.shutdown();
+    await session.start(sink);
+    expect(sink.text).toMatch(/^: relaykit stream open\n\nretry: \d+\n\nevent: error\ndata: \{"code":"shutting_down"\}\n\n$/);
+    expect(sink.ended).toBe(true);
+    expect(h.hub.topicCount).toBe(0);
+  });
+
+  it('ends with broker_unavailable when the broker fails as the stream opens', async () => {
+    const h = host();
+    h.hub.join = () => Promise.reject(new Error('broker down'));
+    const sink = new FakeSink();
+    await new SseSession(h, ['t'], undefined).start(sink);
+    expect(sink.text.endsWith('event: error\ndata: {"code":"broker_unavailable"}\n\n')).toBe(true);
+    expect(sink.ended).toBe(true);
+  });
+});
+
+describe('PollWaiter', () => {
+  it('answers at once when told to while its join is still pending (a slow broker read), not after wait', async () => {
+    const h = host();
+    const { id } = (await h.publish('t', { type: 'x', data: 1 })).envelope;
+    const join = h.hub.join.bind(h.hub);
+    let release!: () => void;
+    const pending = new Promise<void>((resolve) => (release = resolve));
+    h.hub.join = async (...args) => {
+      await pending;
+      return join(...args);
+    };
+    const waiter = new PollWaiter(h, 't');
+    const started = Date.now();
+    const answer = waiter.run(id, 30_000, new AbortController().signal);
+    waiter.answerNow();
+    release();
+    expect(await answer).toEqual({ events: [], cursor: id });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(h.hub.topicCount).toBe(0);
   });
 });

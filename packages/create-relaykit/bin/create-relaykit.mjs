@@ -63,61 +63,99 @@ const fileSpecs = (deps, prefix) =>
     Object.entries(deps ?? {}).map(([name, spec]) => [name, needed.has(name) ? `file:${prefix}${vendorName(name)}` : spec]),
   );
 
-mkdirSync(join(out, 'vendor'), { recursive: true });
-const packs = mkdtempSync(join(tmpdir(), 'relaykit-pack-'));
-try {
-  for (const name of needed) {
-    // `pnpm pack` applies the package's `files` and resolves `workspace:` to versions; dist must be built.
-    const dir = workspace.get(name);
-    const stdout = execFileSync('pnpm', ['pack', '--pack-destination', packs], { cwd: dir, encoding: 'utf8' });
-    const tarball = stdout.trim().split('\n').pop().trim();
-    const dest = join(out, 'vendor', vendorName(name));
-    mkdirSync(dest, { recursive: true });
-    execFileSync('tar', ['-xzf', resolve(packs, basename(tarball)), '-C', dest, '--strip-components=1']);
-    const manifest = readJson(join(dest, 'package.json'));
-    manifest.dependencies = fileSpecs(manifest.dependencies, '../');
-    delete manifest.devDependencies;
-    delete manifest.scripts;
-    writeJson(join(dest, 'package.json'), manifest);
+/**
+ * How to pack a workspace package: pnpm when it is on PATH, else npm, which every Node has (both
+ * apply the package's `files`; the `workspace:` references are rewritten below either way).
+ * Returns the tarball's file name in `dest`.
+ */
+function packer() {
+  const works = (command) => {
+    try {
+      execFileSync(command, ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (works('pnpm')) {
+    return (dir, dest) => basename(execFileSync('pnpm', ['pack', '--pack-destination', dest], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop().trim());
   }
-} finally {
-  rmSync(packs, { recursive: true, force: true });
+  if (works('npm')) {
+    return (dir, dest) => JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dest], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))[0].filename;
+  }
+  throw new Error('neither pnpm nor npm is on PATH: install Node.js with npm (or pnpm) and run again');
 }
 
-for (const entry of readdirSync(appDir)) {
-  if (['node_modules', 'package.json', 'tsconfig.json', '.turbo', 'dist'].includes(entry)) continue;
-  cpSync(join(appDir, entry), join(out, entry), { recursive: true });
+/** Any failure from here on removes what was written, so that a rerun finds the target as it was. */
+const existed = existsSync(out);
+try {
+  create();
+} catch (error) {
+  // The target was absent or empty (checked above): leave it so.
+  rmSync(out, { recursive: true, force: true });
+  if (existed) mkdirSync(out, { recursive: true });
+  const detail = error?.stderr?.toString().trim() || error?.message || String(error);
+  console.error(`create-relaykit: could not create ${out}: ${detail}`);
+  process.exit(1);
 }
 
-// The runtime pinned in the monorepo travels with the starter, so `npm start` uses the same version.
-const runtimePin = { [runtime]: rootManifest.devDependencies[runtime] };
-const devDependencies = { ...runtimePin, ...fileSpecs(app.devDependencies, 'vendor/') };
-writeJson(join(out, 'package.json'), {
-  name: `relaykit-${runtime}-starter`,
-  version: '0.1.0',
-  private: true,
-  description: app.description,
-  type: 'module',
-  scripts: app.scripts,
-  dependencies: fileSpecs(app.dependencies, 'vendor/'),
-  devDependencies,
-  // npm 11 blocks dependency install scripts unless allowed; the runtime package needs its own.
-  allowScripts: { [runtime]: true },
-});
+function create() {
+  const pack = packer();
+  mkdirSync(join(out, 'vendor'), { recursive: true });
+  const packs = mkdtempSync(join(tmpdir(), 'relaykit-pack-'));
+  try {
+    for (const name of needed) {
+      // dist must be built: the app's start (turbo) or `pnpm build` builds it.
+      const dir = workspace.get(name);
+      const tarball = pack(dir, packs);
+      const dest = join(out, 'vendor', vendorName(name));
+      mkdirSync(dest, { recursive: true });
+      execFileSync('tar', ['-xzf', resolve(packs, basename(tarball)), '-C', dest, '--strip-components=1']);
+      const manifest = readJson(join(dest, 'package.json'));
+      manifest.dependencies = fileSpecs(manifest.dependencies, '../');
+      delete manifest.devDependencies;
+      delete manifest.scripts;
+      writeJson(join(dest, 'package.json'), manifest);
+    }
+  } finally {
+    rmSync(packs, { recursive: true, force: true });
+  }
 
-if (existsSync(join(appDir, 'tsconfig.json'))) {
-  // Inline the monorepo's base config: the starter has no ../../tsconfig.base.json.
-  const base = readJson(join(root, 'tsconfig.base.json'));
-  const own = readJson(join(appDir, 'tsconfig.json'));
-  delete own.extends;
-  own.compilerOptions = { ...base.compilerOptions, ...own.compilerOptions };
-  writeJson(join(out, 'tsconfig.json'), own);
-}
+  for (const entry of readdirSync(appDir)) {
+    if (['node_modules', 'package.json', 'tsconfig.json', '.turbo', 'dist'].includes(entry)) continue;
+    cpSync(join(appDir, entry), join(out, entry), { recursive: true });
+  }
 
-writeFileSync(join(out, '.gitignore'), 'node_modules/\n');
-writeFileSync(
-  join(out, 'README.md'),
-  `# relaykit ${runtime} starter
+  // The runtime pinned in the monorepo travels with the starter, so `npm start` uses the same version.
+  const runtimePin = { [runtime]: rootManifest.devDependencies[runtime] };
+  const devDependencies = { ...runtimePin, ...fileSpecs(app.devDependencies, 'vendor/') };
+  writeJson(join(out, 'package.json'), {
+    name: `relaykit-${runtime}-starter`,
+    version: '0.1.0',
+    private: true,
+    description: app.description,
+    type: 'module',
+    // The monorepo's start builds the shared packages first (turbo); the starter's come built.
+    scripts: { ...app.scripts, start: app.scripts.start.replace(/^turbo run build [^&]*&& /, '') },
+    dependencies: fileSpecs(app.dependencies, 'vendor/'),
+    devDependencies,
+    // npm 11 blocks dependency install scripts unless allowed; the runtime package needs its own.
+    allowScripts: { [runtime]: true },
+  });
+
+  if (existsSync(join(appDir, 'tsconfig.json'))) {
+    // Inline the monorepo's base config: the starter has no ../../tsconfig.base.json.
+    const base = readJson(join(root, 'tsconfig.base.json'));
+    const own = readJson(join(appDir, 'tsconfig.json'));
+    delete own.extends;
+    own.compilerOptions = { ...base.compilerOptions, ...own.compilerOptions };
+    writeJson(join(out, 'tsconfig.json'), own);
+  }
+
+  writeFileSync(join(out, '.gitignore'), 'node_modules/\n');
+  writeFileSync(
+    join(out, 'README.md'),
+    `# relaykit ${runtime} starter
 
 Created by \`create-relaykit ${runtime}\` from the relaykit monorepo: the ${runtime} server app with
 the shared relaykit packages vendored under \`vendor/\` (no workspace links).
@@ -128,6 +166,7 @@ the shared relaykit packages vendored under \`vendor/\` (no workspace links).
 
 Edit \`src/\` to make it your own service; \`vendor/core\` holds the runtime-neutral logic.
 `,
-);
-console.log(`created ${out} from apps/${runtime} with ${[...needed].join(', ')} vendored`);
-console.log(`next: cd ${relative(process.cwd(), out) || '.'} && npm install && npm start`);
+  );
+  console.log(`created ${out} from apps/${runtime} with ${[...needed].join(', ')} vendored`);
+  console.log(`next: cd ${relative(process.cwd(), out) || '.'} && npm install && npm start`);
+}

@@ -41,9 +41,11 @@ export function createRelayServer(relay: Relay, tls?: TlsFiles): RelayServer {
     // Only a GET can be a stream (routeOf): a publish goes to the app without a URL parsed here.
     if (req.method === 'GET') {
       const url = requestUrl(req);
-      if (relay.route('GET', url.pathname, null) === 'sse') void serveSse(relay, req, res, url);
-      else void serveHttp(req, res);
-    } else if (req.method === 'HEAD') void serveHttp(req, res);
+      if (relay.route('GET', url.pathname, null) === 'sse') return void serveSse(relay, req, res, url);
+    }
+    // Counted from its head until its response is done: a shutdown's drain waits for it (Relay.drain).
+    res.once('close', relay.trackRequest());
+    if (req.method === 'GET' || req.method === 'HEAD') void serveHttp(req, res);
     else
       void collectBody(req, config.maxMessageBytes, config.requestTimeoutMs).then((complete) =>
         complete ? serveHttp(req, res) : sendResponse(res, relay.refusal(new RelayError('request_timeout', `body did not arrive within REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`))),
@@ -139,8 +141,11 @@ export function listenRelay(relay: Relay, server: RelayServer, exit: (code: numb
   return shutdownOnce({
     log: relay.log,
     graceMs: config.shutdownGraceMs,
-    closeSessions: () => relay.shutdown(),
-    stopListening: () => stopListening(server),
+    drain: () => relay.drain(),
+    close: async () => {
+      await stopListening(server);
+      await relay.close();
+    },
     exit,
   });
 }

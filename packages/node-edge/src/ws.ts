@@ -1,9 +1,21 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { CloseCode, MESSAGE_TOO_BIG_REASON } from '@relaykit/contracts';
 import { type Relay, RelayError, handshakeOfHeaders } from '@relaykit/core';
 import type { WsPeer } from '@relaykit/core/adapter';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { requestUrl } from './request-url.js';
+
+/**
+ * ws closes a frame over maxPayload with 1009 and no reason (its receiver calls `close(1009)`);
+ * Bun's uWS says MESSAGE_TOO_BIG_REASON. The server's sockets are this class, so every runtime
+ * sends the same close frame.
+ */
+class RelayWebSocket extends WebSocket {
+  override close(code?: number, reason?: string | Buffer): void {
+    super.close(code, code === CloseCode.messageTooBig && !reason ? MESSAGE_TOO_BIG_REASON : reason);
+  }
+}
 
 /**
  * One event's frame text as UTF-8, kept for the next send: the hub hands the same string to every
@@ -59,6 +71,7 @@ function wsServerOf(relay: Relay): WebSocketServer {
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
+      WebSocket: RelayWebSocket,
       // ws closes with 1009 by a frame's declared length, before buffering it.
       maxPayload: relay.config.maxMessageBytes,
     });

@@ -1,6 +1,5 @@
 import { ErrorBody, PollResponse } from '@relaykit/contracts';
 import { expect } from 'vitest';
-import WebSocket from 'ws';
 import { type SpawnedServer } from '../server.ts';
 import {
   type JwksServer,
@@ -18,6 +17,7 @@ import {
   stopOwnServers,
   topicUrl,
   uniqueTopic,
+  upgradeStatus,
   wsUrl,
 } from '../harness/index.ts';
 import { defineArea } from '../case.ts';
@@ -54,23 +54,6 @@ const sleepUntil = (ms: number) => new Promise((resolve) => setTimeout(resolve, 
 /** A server's clock may tick its timer a little after ours; how late an exp may be acted on. */
 const EXP_SLACK_MS = 1500;
 
-/** Status and body of a refused WebSocket upgrade (or 101 when accepted). */
-function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('open', () => {
-      ws.terminate();
-      resolve({ status: 101, body: '' });
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on('error', () => {});
-  });
-}
 
 area.describe('auth (AUTH_JWT_SECRET)', [
   {

@@ -1,4 +1,4 @@
-import { ErrorBody, EventType, PublishResponse, RESERVED_EVENT_TYPES, TopicName } from '@relaykit/contracts';
+import { CloseCode, ErrorBody, EventType, MESSAGE_TOO_BIG_REASON, PublishResponse, RESERVED_EVENT_TYPES, TopicName } from '@relaykit/contracts';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import {
@@ -17,12 +17,15 @@ import {
   ownServer,
   parseHttpResponse,
   poll,
+  publish,
   requestHead,
   serverLimits,
   sleep,
   stopOwnServers,
   topicUrl,
   uniqueTopic,
+  upgradeStatus,
+  wsUrl,
 } from '../harness/index.ts';
 import { defineArea } from '../case.ts';
 
@@ -878,6 +881,61 @@ area.describe('bad input: nesting, arbitrary JSON, the wire', [
       await server.stop();
     },
     timeoutMs: 40_000,
+  },
+  {
+    id: 'BAD-022',
+    level: 'MUST',
+    section: '9',
+    title: 'answer a query parameter an endpoint does not take with 400 bad_request naming it, on every endpoint, and accept every documented one',
+    run: async () => {
+      const topic = uniqueTopic('query');
+      const { body: first } = await publish(topic, 'q', 1);
+      // `since` is the natural typo for `after`: served silently it would replay from "now".
+      const refusals: Array<[string, Promise<Response>]> = [
+        ['poll', fetch(`${topicUrl(topic)}?since=${first.id}&wait=0`)],
+        ['publish', fetch(`${topicUrl(topic)}?since=1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"q"}' })],
+        ['sse', fetch(`${baseUrl()}/v1/events?topic=${topic}&since=${first.id}`)],
+        ['healthz', fetch(`${baseUrl()}/healthz?since=1`)],
+        ['metrics', fetch(`${baseUrl()}/metrics?since=1`)],
+      ];
+      for (const [endpoint, response] of refusals) {
+        const error = await expectHttpError(response, 400, 'bad_request');
+        expect(error.message, endpoint).toContain('since');
+      }
+      const ws = await upgradeStatus(`${wsUrl()}?since=1`);
+      expect(ws.status).toBe(400);
+      const wsError = ErrorBody.parse(JSON.parse(ws.body)).error;
+      expect(wsError).toMatchObject({ code: 'bad_request' });
+      expect(wsError.message).toContain('since');
+      // Every documented parameter is still taken (token is ignored without auth).
+      expect((await fetch(`${topicUrl(topic)}?after=${first.id}&wait=0&token=t`)).status).toBe(200);
+      const sse = await fetch(`${baseUrl()}/v1/events?topic=${topic}&lastEventId=${first.id}&token=t`);
+      expect(sse.status).toBe(200);
+      await sse.body?.cancel();
+      expect((await upgradeStatus(`${wsUrl()}?token=t`)).status).toBe(101);
+      expect((await publish(topic, 'q', 2)).status).toBe(201);
+      expect((await fetch(`${baseUrl()}/healthz`)).status).toBe(200);
+      await bystander.check();
+    },
+  },
+
+  {
+    id: 'BAD-023',
+    level: 'MUST',
+    section: '9',
+    title: 'close a frame over MAX_MESSAGE_BYTES with 1009 and the same reason on every runtime, whole or by its declared length',
+    run: async () => {
+      const { maxMessageBytes } = await serverLimits();
+      const ws = await WsClient.connect();
+      ws.send(JSON.stringify({ type: 'ping', ref: 'x'.repeat(maxMessageBytes) }));
+      expect(await ws.closed).toEqual({ code: CloseCode.messageTooBig, reason: MESSAGE_TOO_BIG_REASON });
+      const raw = await RawWebSocket.connect();
+      await raw.send({ opcode: 0x1, payload: Buffer.alloc(1024, 0x20), declaredLength: 60 * 1024 * 1024 });
+      expect(await raw.closedBy()).toBe(CloseCode.messageTooBig);
+      expect(raw.closeReason).toBe(MESSAGE_TOO_BIG_REASON);
+      raw.destroy();
+      await bystander.check();
+    },
   },
 ]);
 

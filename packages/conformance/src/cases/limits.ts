@@ -159,54 +159,23 @@ area.describe('limits', [
     title: 'end an SSE stream whose unsent data outgrows MAX_BUFFERED_BYTES (raw socket that stops reading)',
     run: async (ctx) => {
       needsCmd(ctx);
-      const server = await ownServer({ MAX_BUFFERED_BYTES: '65536', MAX_MESSAGE_BYTES: '65536' });
-      const topic = uniqueTopic('slowsse');
-      const { hostname, port } = new URL(server.url);
-      const socket = connect(Number(port), hostname);
-      socket.write(`GET /v1/events?topic=${topic} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
-      let head = '';
-      await new Promise<void>((resolve) => {
-        const onData = (chunk: Buffer) => {
-          head += chunk.toString('latin1');
-          if (head.includes('relaykit stream open') || head.includes(': ')) {
-            socket.off('data', onData);
-            resolve();
-          }
-        };
-        socket.on('data', onData);
-      });
-      expect(head).toMatch(/^HTTP\/1\.1 200/);
-      expect(head).not.toMatch(/^content-length:/im);
-      socket.pause();
-      // The response ends: the last chunk of a chunked body, or the connection closing.
-      const ended = new Promise<void>((resolve) => {
-        let tail = '';
-        socket.on('data', (chunk: Buffer) => {
-          tail = (tail + chunk.toString('latin1')).slice(-16);
-          if (tail.endsWith('\r\n0\r\n\r\n')) resolve();
-        });
-        socket.on('end', resolve);
-        socket.on('close', () => resolve());
-      });
-      const bystander = await WsClient.connect(server.url);
-      await bystander.subscribe([topic]);
-      const publisher = await WsClient.connect(server.url);
-      const payload = 'y'.repeat(60_000);
-      let closes = 0;
-      let sent = 0;
-      for (let round = 0; round < 200 && closes === 0; round++) {
-        for (let i = 0; i < 10; i++) publisher.send({ type: 'publish', topic, event: { type: 'big', data: payload }, ref: ++sent });
-        await publisher.frames.until((f) => f.filter((x) => x.type === 'ack').length >= sent, 'acks', 30_000);
-        await bystander.waitEvents(sent);
-        closes = (await metrics(server.url)).get('relaykit_slow_consumer_closes_total') ?? 0;
-      }
-      expect(closes, 'the server ended the slow SSE stream').toBe(1);
-      socket.resume();
-      await ended;
-      const m = await metrics(server.url);
-      expect(m.get('relaykit_connections{transport="sse"}')).toBe(0);
-      await Promise.all([bystander.close(), publisher.close()]);
-      await server.stop();
+      await slowSseStream();
+    },
+    timeoutMs: 90_000,
+  },
+
+  {
+    id: 'LIM-013',
+    level: 'MUST',
+    section: '3',
+    title: 'send event: error {"code":"slow_consumer"} as the last thing of an SSE stream it ends as a slow consumer',
+    run: async (ctx) => {
+      needsCmd(ctx);
+      const tail = await slowSseStream();
+      // The chunked body's last data chunk holds the error event; nothing follows it but the end.
+      const end = 'event: error\ndata: {"code":"slow_consumer"}\n\n';
+      expect(tail, 'the end of the stream').toContain(end);
+      expect(tail.slice(tail.lastIndexOf(end) + end.length)).toMatch(/^(\r\n0\r\n\r\n)?$/);
     },
     timeoutMs: 90_000,
   },
@@ -470,6 +439,62 @@ async function refused(url: string): Promise<Response> {
     expect(response.status, `${url} is refused while two polls are held`).toBe(503);
   }
   return response;
+}
+
+/**
+ * LIM-008's raw SSE stream that stops reading while 60 KB events are published, until the server
+ * ends it as a slow consumer; then it reads to the end. Returns the last 4 KB of the raw response.
+ */
+async function slowSseStream(): Promise<string> {
+  const server = await ownServer({ MAX_BUFFERED_BYTES: '65536', MAX_MESSAGE_BYTES: '65536' });
+  const topic = uniqueTopic('slowsse');
+  const { hostname, port } = new URL(server.url);
+  const socket = connect(Number(port), hostname);
+  socket.write(`GET /v1/events?topic=${topic} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
+  let head = '';
+  await new Promise<void>((resolve) => {
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (head.includes('relaykit stream open') || head.includes(': ')) {
+        socket.off('data', onData);
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  });
+  expect(head).toMatch(/^HTTP\/1\.1 200/);
+  expect(head).not.toMatch(/^content-length:/im);
+  socket.pause();
+  // The response ends: the last chunk of a chunked body, or the connection closing.
+  let tail = '';
+  const ended = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString('latin1')).slice(-4096);
+      if (tail.endsWith('\r\n0\r\n\r\n')) resolve();
+    });
+    socket.on('end', resolve);
+    socket.on('close', () => resolve());
+  });
+  const bystander = await WsClient.connect(server.url);
+  await bystander.subscribe([topic]);
+  const publisher = await WsClient.connect(server.url);
+  const payload = 'y'.repeat(60_000);
+  let closes = 0;
+  let sent = 0;
+  for (let round = 0; round < 200 && closes === 0; round++) {
+    for (let i = 0; i < 10; i++) publisher.send({ type: 'publish', topic, event: { type: 'big', data: payload }, ref: ++sent });
+    await publisher.frames.until((f) => f.filter((x) => x.type === 'ack').length >= sent, 'acks', 30_000);
+    await bystander.waitEvents(sent);
+    closes = (await metrics(server.url)).get('relaykit_slow_consumer_closes_total') ?? 0;
+  }
+  expect(closes, 'the server ended the slow SSE stream').toBe(1);
+  socket.resume();
+  await ended;
+  const m = await metrics(server.url);
+  expect(m.get('relaykit_connections{transport="sse"}')).toBe(0);
+  await Promise.all([bystander.close(), publisher.close()]);
+  await server.stop();
+  return tail;
 }
 
 export default area;

@@ -51,6 +51,8 @@ export class RawWebSocket {
   readonly frames = new Collector<RawWsFrame>();
   /** The code of the close frame the server sent, once it did (1005 for a close frame without one). */
   closeCode: number | undefined;
+  /** The reason in the server's close frame ('' when it gave none). */
+  closeReason: string | undefined;
   private offset = 0;
 
   private constructor(
@@ -109,6 +111,7 @@ export class RawWebSocket {
       this.offset = at + length;
       if (frame.opcode === 0x8 && this.closeCode === undefined) {
         this.closeCode = frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 1005;
+        this.closeReason = frame.payload.subarray(2).toString('utf8');
         // Echo the close, as RFC 6455 asks: the server may wait for it before closing the TCP connection.
         void this.raw.write(encodeWsFrame({ opcode: 0x8, payload: frame.payload.subarray(0, 2) }));
       }

@@ -133,3 +133,21 @@ export class WsClient {
 export function socketOf(client: WsClient): Socket {
   return (client.ws as unknown as { _socket: Socket })._socket;
 }
+
+/** Status and body of a refused WebSocket upgrade (or 101 when accepted). */
+export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('open', () => {
+      ws.terminate();
+      resolve({ status: 101, body: '' });
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('error', () => {});
+  });
+}
