@@ -61,6 +61,7 @@ describe('the token cookie from a foreign page', () => {
       ['secret', cookie],
       ['deliberate', null],
     ]);
-    await relay.shutdown();
+    await relay.drain();
+    await relay.close();
   });
 });
