@@ -270,6 +270,8 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
 
 /** Names relaykit reads besides the config (the worker marker), so they are never taken for typos. */
 const OTHER_NAMES = ['RELAYKIT_WORKER'];
+/** Other software's well-known variables that sit near ours (OpenSSL's, next to TLS_CERT_FILE). */
+const FOREIGN_NAMES = ['SSL_CERT_FILE', 'SSL_CERT_DIR', 'SSL_KEY_FILE'];
 
 /**
  * Edit distance with adjacent transpositions (optimal string alignment): a swapped pair
@@ -299,7 +301,7 @@ export function misspelledConfigNames(env: Record<string, string | undefined>): 
   const known = [...Object.keys(ConfigEnv.shape), ...OTHER_NAMES];
   const found: { name: string; intended: string }[] = [];
   for (const name of Object.keys(env)) {
-    if (known.includes(name)) continue;
+    if (known.includes(name) || FOREIGN_NAMES.includes(name)) continue;
     const upper = name.toUpperCase();
     let intended: string | undefined;
     let best = Number.POSITIVE_INFINITY;

@@ -14,7 +14,7 @@ describe('misspelledConfigNames', () => {
 
   it('leaves relaykit names and the rest of a usual environment alone', () => {
     const env = {
-      HISTORY_SIZE: '3', REDIS_URL: 'redis://x', RELAYKIT_WORKER: '1', PATH: '/bin', HOME: '/root', HOSTNAME: 'box', PWD: '/', SHELL: 'sh',
+      HISTORY_SIZE: '3', REDIS_URL: 'redis://x', RELAYKIT_WORKER: '1', PATH: '/bin', HOME: '/root', HOSTNAME: 'box', PWD: '/', SHELL: 'sh', SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt', SSL_CERT_DIR: '/etc/ssl/certs',
       TERM: 'xterm', USER: 'u', LANG: 'C', NODE_ENV: 'production', NODE_OPTIONS: '', CI: '1', DENO_DIR: '/d', BUN_INSTALL: '/b', REDIS_HOST: 'r',
       OLDPWD: '/', SHLVL: '1', LOGNAME: 'u', TMPDIR: '/tmp', MY_APP_SETTING: '1', HOST_IP: '1.2.3.4',
     };
