@@ -48,11 +48,8 @@ export class Join<S extends TopicHolder = TopicHolder> {
   answered(position: string, resetTopics: readonly string[], replayed: EncodedEvent[], resumedFrom?: string): void {
     this.position = position;
     this.resetTopics = resetTopics;
-    // An id the broker could not interpret resets every topic, so it is never compared. A fresh
-    // join starts after its position, which the client may resume from (SSE's bare `id:`, the poll
-    // cursor): a live event up to it that reached the buffer before the position was read is
-    // history, not live, or a resume from the position would skip it.
-    this.resumedFrom = resetTopics.length < this.topics.size ? (resumedFrom ?? position) : undefined;
+    // An id the broker could not interpret resets every topic, so it is never compared.
+    this.resumedFrom = resetTopics.length < this.topics.size ? resumedFrom : undefined;
     this.replayed = replayed;
     this.newestReplayed = replayed.length > 0 ? replayed[replayed.length - 1]!.envelope.id : undefined;
   }
