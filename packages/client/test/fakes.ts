@@ -55,6 +55,9 @@ export class FakeSocket {
   receive(frame: unknown) {
     this.onmessage?.({ data: JSON.stringify(frame) });
   }
+  ofType(type: string) {
+    return this.sent.filter((f) => f.type === type);
+  }
   drop() {
     this.readyState = 3;
     this.onclose?.({ code: 1006, reason: '' });

@@ -2,20 +2,11 @@ import { SSE_OPEN_COMMENT } from '@relaykit/contracts';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type RelayClient, type RelayKitError, createClient } from '../src/index.ts';
 import { expiryOf, refreshDelay } from '../src/token.ts';
+import { FakeSocket, envelope, json, sleep, until } from './fakes.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(5);
-  }
-}
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 /** An unsigned JWT-shaped token expiring `ms` from now (the client reads exp, never verifies). */
 const jwt = (name: string, ms: number) => `h.${btoa(JSON.stringify({ sub: name, exp: (Date.now() + ms) / 1000 })).replace(/=+$/, '')}.${name}`;
 const nameOf = (token: string | null | undefined) => token?.split('.')[2];
-const envelope = (id: string, topic = 't') => ({ id, topic, type: 'x', data: { id }, time: 1 });
 
 /** Hands out t1, t2, ... each expiring `ms` after it is asked for. */
 function tokens(ms: number) {
@@ -35,36 +26,8 @@ const make = (...args: Parameters<typeof createClient>) => {
   return c;
 };
 
-class FakeSocket {
-  static instances: FakeSocket[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: ((e: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.instances.push(this);
-    setTimeout(() => {
-      this.readyState = 1;
-      this.receive({ type: 'welcome', version: '1', connectionId: 'c', heartbeatMs: 1000, historySize: 10, maxMessageBytes: 1000, maxJsonDepth: 8, maxTopics: 10, position: 'p-0', server: 'fake' });
-    }, 1);
-  }
-  get token() {
-    return nameOf(new URL(this.url).searchParams.get('token'));
-  }
-  send(text: string) {
-    this.sent.push(JSON.parse(text));
-  }
-  close() {
-    this.readyState = 3;
-  }
-  receive(frame: unknown) {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  ofType(type: string) {
-    return this.sent.filter((f) => f.type === type);
-  }
-}
+/** The token a socket connected with (the `token` query parameter), by name. */
+const tokenOf = (socket: FakeSocket) => nameOf(new URL(socket.url).searchParams.get('token'));
 
 test('expiryOf reads a JWT exp without verifying; refreshDelay leads by leadMs, or half when less is left', () => {
   expect(expiryOf(`h.${btoa('{"exp":1700000000}')}.s`)).toBe(1_700_000_000_000);
@@ -82,7 +45,7 @@ describe('WebSocket', () => {
     const c = make({ url: 'http://relay.test', transport: 'ws', topics: ['t'], getToken: source.getToken, refreshLeadMs: 200, WebSocket: FakeSocket as never });
     await until(() => c.state === 'open');
     const socket = FakeSocket.instances[0]!;
-    expect(socket.token).toBe('t1');
+    expect(tokenOf(socket)).toBe('t1');
     await until(() => socket.ofType('refresh').length === 1);
     const first = socket.ofType('refresh')[0]!;
     expect(nameOf(first.token as string)).toBe('t2');
@@ -117,7 +80,7 @@ describe('WebSocket', () => {
     await until(() => FakeSocket.instances[0]!.ofType('refresh').length === 1);
     FakeSocket.instances[0]!.receive({ type: 'error', code: 'unauthorized', message: 'no', ref: 'refresh-1' });
     await until(() => FakeSocket.instances.length === 2 && FakeSocket.instances[1]!.ofType('subscribe').length === 1);
-    expect(FakeSocket.instances[1]!.token).toBe('t2');
+    expect(tokenOf(FakeSocket.instances[1]!)).toBe('t2');
     expect(FakeSocket.instances[1]!.ofType('subscribe')[0]).toMatchObject({ topics: ['t'], lastEventId: 'e-5' });
   });
 
@@ -128,7 +91,7 @@ describe('WebSocket', () => {
     FakeSocket.instances[0]!.receive({ type: 'event', event: envelope('e-1') });
     FakeSocket.instances[0]!.onclose?.({ code: 4001, reason: 'token expired' });
     await until(() => FakeSocket.instances[1]?.ofType('subscribe').length === 1, 1000);
-    expect(FakeSocket.instances[1]!.token).toBe('t2');
+    expect(tokenOf(FakeSocket.instances[1]!)).toBe('t2');
     expect(FakeSocket.instances[1]!.ofType('subscribe')[0]).toMatchObject({ lastEventId: 'e-1' });
   });
 });
