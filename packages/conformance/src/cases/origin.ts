@@ -1,8 +1,7 @@
 import { ErrorBody } from '@relaykit/contracts';
 import { expect } from 'vitest';
-import WebSocket from 'ws';
 import { type SpawnedServer } from '../server.ts';
-import { expectHttpError, hasCmd, ownServer, signHs256, stopOwnServers, topicUrl, uniqueTopic, wsUrl } from '../harness/index.ts';
+import { expectHttpError, hasCmd, ownServer, signHs256, stopOwnServers, topicUrl, uniqueTopic, upgradeStatus, wsUrl } from '../harness/index.ts';
 import { defineArea } from '../case.ts';
 
 const area = defineArea('origin');
@@ -27,26 +26,8 @@ area.afterAll(() => stopOwnServers());
 const NEEDS_CMD = 'needs --cmd: this case starts a server with its own ALLOWED_ORIGINS or auth';
 const cookie = (token: string) => `relaykit_token=${token}`;
 
-/** Status, headers and body of a WebSocket upgrade (101 when accepted). */
-function upgrade(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { headers });
-    ws.on('open', () => {
-      ws.terminate();
-      resolve({ status: 101, body: '' });
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on('error', () => {});
-  });
-}
-
 async function expectUpgradeRefused(url: string, headers: Record<string, string>, status: number, code: string): Promise<void> {
-  const refused = await upgrade(url, headers);
+  const refused = await upgradeStatus(url, headers);
   expect(refused.status).toBe(status);
   expect(ErrorBody.parse(JSON.parse(refused.body)).error.code).toBe(code);
 }
@@ -136,9 +117,9 @@ area.describe('origins (ALLOWED_ORIGINS set)', [
       const badStream = await fetch(`${listed.url}/v1/events`, { headers: { origin: LISTED } });
       granted(badStream);
       await expectHttpError(badStream, 400, 'bad_request');
-      expect((await upgrade(wsUrl(listed.url), { origin: LISTED })).status).toBe(101);
+      expect((await upgradeStatus(wsUrl(listed.url), { origin: LISTED })).status).toBe(101);
       // The second listed origin, written with its port.
-      expect((await upgrade(wsUrl(listed.url), { origin: 'http://localhost:3000' })).status).toBe(101);
+      expect((await upgradeStatus(wsUrl(listed.url), { origin: 'http://localhost:3000' })).status).toBe(101);
     },
   },
 
@@ -158,7 +139,7 @@ area.describe('origins (ALLOWED_ORIGINS set)', [
         expect(polled.status).toBe(200);
         expect(polled.headers.get('access-control-allow-origin')).toBeNull();
         expect((await sseHead(`${listed.url}/v1/events?topic=${topic}`, headers)).status).toBe(200);
-        expect((await upgrade(wsUrl(listed.url), headers)).status).toBe(101);
+        expect((await upgradeStatus(wsUrl(listed.url), headers)).status).toBe(101);
       }
     },
   },
@@ -183,7 +164,7 @@ area.describe('token cookie (ALLOWED_ORIGINS unset, auth on)', [
       const viaHeader = await formPost(topicUrl(topic, cookieServer.url), { origin: FOREIGN, authorization: `Bearer ${token}` });
       expect(viaHeader.status).toBe(201);
       expect(viaHeader.headers.get('access-control-allow-origin')).toBe('*');
-      expect((await upgrade(`${wsUrl(cookieServer.url)}?token=${token}`, { origin: FOREIGN })).status).toBe(101);
+      expect((await upgradeStatus(`${wsUrl(cookieServer.url)}?token=${token}`, { origin: FOREIGN })).status).toBe(101);
       expect((await sseHead(`${cookieServer.url}/v1/events?topic=${topic}&token=${token}`, { origin: FOREIGN })).status).toBe(200);
     },
   },
@@ -199,7 +180,7 @@ area.describe('token cookie (ALLOWED_ORIGINS unset, auth on)', [
       const topic = uniqueTopic('origin');
       const requests: Record<string, string>[] = [{ origin: cookieServer.url, cookie: cookie(token) }, { cookie: cookie(token) }];
       for (const headers of requests) {
-        expect((await upgrade(wsUrl(cookieServer.url), headers)).status).toBe(101);
+        expect((await upgradeStatus(wsUrl(cookieServer.url), headers)).status).toBe(101);
         expect((await formPost(topicUrl(topic, cookieServer.url), headers)).status).toBe(201);
         expect((await sseHead(`${cookieServer.url}/v1/events?topic=${topic}`, headers)).status).toBe(200);
         expect((await fetch(`${topicUrl(topic, cookieServer.url)}?wait=0`, { headers })).status).toBe(200);
