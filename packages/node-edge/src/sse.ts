@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type Relay, SSE_RESPONSE_HEADERS, handshakeOfHeaders } from '@relaykit/core';
 import type { SseSink } from '@relaykit/core/adapter';
+import { type TurnHeld, holdForTurn } from './turn-cork.js';
 
 /** Flat [name, value, ...] list, built once: node:http then copies no header object per stream. */
 const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();
@@ -9,19 +10,43 @@ const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();
 /**
  * A node:http response, or an HTTP/2 stream's compatibility response, as the session's sink: one
  * object per stream, no closures per connection. An HTTP/2 response is measured on its stream
- * (the compatibility object has no writableLength, and `destroyed` is the stream's).
+ * (the compatibility object has no writableLength, and `destroyed` is the stream's). An HTTP/1.1
+ * response is corked for the turn (turn-cork.ts): node:http itself merges only one tick's writes.
  */
-export class NodeSink implements SseSink {
+export class NodeSink implements SseSink, TurnHeld {
   private readonly res: { write(chunk: Uint8Array): boolean; end(): void };
   private readonly writable: { readonly writableLength: number; readonly destroyed: boolean };
+  private readonly corkable: ServerResponse | undefined;
+  private held = false;
+  /** Bytes not yet taken by the kernel when this turn's first write was corked. */
+  private backlog = 0;
   constructor(res: ServerResponse | Http2ServerResponse) {
     this.res = res;
     this.writable = 'stream' in res ? res.stream : res;
+    this.corkable = 'stream' in res ? undefined : res;
   }
   write(chunk: Uint8Array): number {
-    return this.res.write(chunk) ? chunk.byteLength : this.writable.destroyed ? 0 : -1;
+    const res = this.corkable;
+    if (!res) return this.res.write(chunk) ? chunk.byteLength : this.writable.destroyed ? 0 : -1;
+    if (this.writable.destroyed) return 0;
+    if (!this.held) {
+      this.held = true;
+      this.backlog = res.writableLength;
+      res.cork();
+      holdForTurn(this);
+    }
+    res.write(chunk);
+    // As for WebSocket peers: held bytes are not backpressure, an earlier turn's leftover is.
+    return this.backlog > 0 ? -1 : chunk.byteLength;
   }
+  endTurn(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.corkable?.uncork();
+  }
+  /** Uncorks first: a stream ended on shutdown or as a slow consumer may be destroyed right after. */
   end(): void {
+    this.endTurn();
     this.res.end();
   }
   get bufferedAmount(): number {
@@ -38,8 +63,8 @@ export async function sendResponse(res: ServerResponse | Http2ServerResponse, re
 }
 
 /**
- * `GET /v1/events`: a plain node:http response used as the stream. Writes made in one tick are
- * merged into one writev by Node, and each event's bytes are shared by every subscriber.
+ * `GET /v1/events`: a plain node:http response used as the stream. Each event's bytes are shared
+ * by every subscriber, and one turn's writes to a stream leave in one writev (NodeSink).
  */
 export async function serveSse(relay: Relay, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, url: URL): Promise<void> {
   let session;

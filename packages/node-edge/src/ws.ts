@@ -5,6 +5,7 @@ import { type Relay, RelayError, handshakeOfHeaders } from '@relaykit/core';
 import type { WsPeer } from '@relaykit/core/adapter';
 import { WebSocket, WebSocketServer } from 'ws';
 import { requestUrl } from './request-url.js';
+import { type TurnHeld, holdForTurn } from './turn-cork.js';
 
 /**
  * ws closes a frame over maxPayload with 1009 and no reason (its receiver calls `close(1009)`);
@@ -18,37 +19,78 @@ class RelayWebSocket extends WebSocket {
 }
 
 /**
- * One event's frame text as UTF-8, kept for the next send: the hub hands the same string to every
- * subscriber in turn, so it is encoded once per event, not once per socket (ws frames a Buffer
- * without copying it).
+ * One event's WebSocket frame, kept for the next send: the hub hands the same string to every
+ * subscriber in turn, and a server frame is unmasked (RFC 6455 section 5.1), so the header and
+ * the UTF-8 payload are the same bytes for every socket: framed once per event, not per socket.
  */
 let lastText = '';
-let lastBytes = Buffer.alloc(0);
-function utf8Of(text: string): Buffer {
-  if (text !== lastText) {
-    lastBytes = Buffer.from(text);
-    lastText = text;
+let lastFrame = Buffer.alloc(0);
+function frameOf(text: string): Buffer {
+  if (text === lastText) return lastFrame;
+  const length = Buffer.byteLength(text);
+  const offset = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(offset + length);
+  frame[0] = 0x81; // FIN + text opcode
+  if (offset === 2) frame[1] = length;
+  else if (offset === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(0, 2);
+    frame.writeUInt32BE(length, 6);
   }
-  return lastBytes;
+  frame.write(text, offset);
+  lastText = text;
+  lastFrame = frame;
+  return frame;
 }
-const TEXT = { binary: false } as const;
 
-/** `ws`'s socket as a relaykit peer; send results follow Bun's convention (-1 = backpressure). */
-export class NodePeer implements WsPeer {
+/**
+ * `ws`'s socket as a relaykit peer; send results follow Bun's convention (-1 = backpressure).
+ * Frames go straight to the TCP socket, corked for the turn (turn-cork.ts), not through
+ * `ws.send`, which frames and writes every message per socket at once. That is safe because ws
+ * writes a frame synchronously and keeps no queue of its own unless it compresses (off here:
+ * perMessageDeflate false) or reads a Blob (never sent here); its close and ping frames go to
+ * the same socket, so their order with events stays as sent.
+ */
+export class NodePeer implements WsPeer, TurnHeld {
   readonly ws: WebSocket;
-  constructor(ws: WebSocket) {
+  private readonly socket: Duplex;
+  private held = false;
+  /** Bytes the kernel had not taken when this turn's first write was corked. */
+  private backlog = 0;
+  constructor(ws: WebSocket, socket: Duplex) {
     this.ws = ws;
+    this.socket = socket;
   }
   send(text: string): number {
     if (this.ws.readyState !== 1) return 0;
-    const bytes = utf8Of(text);
-    this.ws.send(bytes, TEXT);
-    return this.ws.bufferedAmount > 0 ? -1 : bytes.byteLength;
+    if (!this.held) {
+      this.held = true;
+      this.backlog = this.socket.writableLength;
+      this.socket.cork();
+      holdForTurn(this);
+    }
+    const frame = frameOf(text);
+    this.socket.write(frame);
+    // Corked bytes are not backpressure: only what an earlier turn could not hand to the kernel
+    // is, and then the session compares everything held (bufferedAmount) with MAX_BUFFERED_BYTES.
+    return this.backlog > 0 ? -1 : frame.byteLength;
   }
+  endTurn(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.socket.uncork();
+  }
+  // Both uncork first, so that what was sent before a close or a terminate reaches the kernel
+  // before the socket ends or is destroyed.
   close(code: number, reason: string): void {
+    this.endTurn();
     this.ws.close(code, reason);
   }
   terminate(): void {
+    this.endTurn();
     this.ws.terminate();
   }
   ping(): void {
@@ -95,7 +137,7 @@ export async function serveWs(relay: Relay, req: IncomingMessage, socket: Duplex
     return rejectUpgrade(socket, relay.refusal(error));
   }
   wsServerOf(relay).handleUpgrade(req, socket, head, (ws) => {
-    const session = relay.openWs(new NodePeer(ws), principal);
+    const session = relay.openWs(new NodePeer(ws, socket), principal);
     ws.on('message', (data, isBinary) => {
       if (isBinary) session.onBinary();
       else session.onText(data.toString());
