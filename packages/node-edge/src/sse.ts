@@ -42,7 +42,15 @@ export class NodeSink implements SseSink, TurnHeld {
   endTurn(): void {
     if (!this.held) return;
     this.held = false;
-    this.corkable?.uncork();
+    const res = this.corkable;
+    if (!res) return;
+    // A corked response collects its chunks and writes them as one chunk on uncork, but only
+    // after it has uncorked the socket (Node 24's OutgoingMessage.uncork): corking the socket
+    // around it keeps that one chunk one writev instead of a write per event.
+    const socket = res.socket;
+    socket?.cork();
+    res.uncork();
+    socket?.uncork();
   }
   /** Uncorks first: a stream ended on shutdown or as a slow consumer may be destroyed right after. */
   end(): void {
