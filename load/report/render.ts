@@ -308,10 +308,12 @@ export function renderReport(run: LoadRun, dir: string, file: string, chartDir =
   push('');
 
   push('## Publish throughput (WebSocket publish frames, acked)', '');
-  push('| target | publishers × window | subscribers | acked publishes/s | deliveries/s | server µs per publish | server cores | driver cores |', '|---|---|---|---|---|---|---|---|');
+  push('Server µs per delivered event = server CPU / (acked publishes × subscribers): the fan-out cost per subscriber.', '');
+  push('| target | subscribed over | publishers × window | subscribers | acked publishes/s | deliveries/s | server µs per publish | server µs per delivered event | server cores | driver cores |', '|---|---|---|---|---|---|---|---|---|---|');
   for (const t of targets)
-    for (const m of v.ms(t.id, 'throughput', 'ws'))
-      push(`| ${t.label} | ${m.params.publishers} × ${m.params.window} | ${m.params.subscribers} | ${f0(m.figures.ackedPerS)} | ${f0(m.figures.deliveredPerS)} | ${f1(m.figures.usPerPublish, 1)} | ${f1(m.server.cpuCores, 2)} | ${f1(m.driver.cpuCores, 2)} |`);
+    for (const tr of t.transports)
+      for (const m of v.ms(t.id, 'throughput', tr))
+        push(`| ${t.label} | ${tr.toUpperCase()} | ${m.params.publishers} × ${m.params.window} | ${m.params.subscribers} | ${f0(m.figures.ackedPerS)} | ${f0(m.figures.deliveredPerS)} | ${f1(m.figures.usPerPublish, 1)} | ${m.figures.usPerDelivered === undefined ? '–' : f1(m.figures.usPerDelivered, 3)} | ${f1(m.server.cpuCores, 2)} | ${f1(m.driver.cpuCores, 2)} |`);
   push('');
   push('## Connection churn (connect → subscribed → close)', '');
   push('| target | transport | lanes | cycles/s | p50 (ms) | p99 (ms) | RSS before → after (MB) | errors |', '|---|---|---|---|---|---|---|---|');

@@ -62,7 +62,7 @@ async function main(options: RunOptions, state: RunState): Promise<number> {
       }
       if (suites.has('throughput') || suites.has('churn')) {
         const load = await state.gate('throughput and churn');
-        if (suites.has('throughput')) for (const def of available) if (def.protocol === 'relaykit') await throughputSuite(env, def, load);
+        if (suites.has('throughput')) for (const def of available) if (def.protocol === 'relaykit') for (const transport of ['ws', 'sse'] as const) if (transports.has(transport) && def.transports.includes(transport)) await throughputSuite(env, def, transport, load);
         if (suites.has('churn'))
           for (const def of available) for (const transport of def.transports) if (transports.has(transport)) await churnSuite(env, def, transport, load);
       }

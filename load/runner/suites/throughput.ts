@@ -1,7 +1,9 @@
 /**
- * Publish throughput (relaykit protocol, WebSocket): subscribers on topic `tp`, then publishers
- * that keep a window of 32 publish frames in flight each for the profile's `throughputS`: acks
- * and deliveries per second, server CPU per publish. A `throughput` measurement.
+ * Publish throughput (relaykit protocol): WebSocket or SSE subscribers on topic `tp`, then
+ * WebSocket publishers that keep a window of 32 publish frames in flight each for the profile's
+ * `throughputS`: acks and deliveries per second, server CPU per publish and per delivered event
+ * (server CPU / (acked publishes × subscribers), the fan-out cost issue 11 targets). A
+ * `throughput` measurement.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { M } from '../../scenarios/env.ts';
@@ -9,12 +11,12 @@ import { round } from '../stats.ts';
 import type { TargetDef } from '../targets.ts';
 import { type SuiteEnv, errorsOf, measurement, phaseStart, serverCpuMs, snap, split, status, withServer } from './context.ts';
 
-export async function throughputSuite(env: SuiteEnv, def: TargetDef, loadavg: number): Promise<void> {
+export async function throughputSuite(env: SuiteEnv, def: TargetDef, transport: 'ws' | 'sse', loadavg: number): Promise<void> {
   const { state, profile, pool } = env;
   await withServer(env, def, async (ctx) => {
     const base = ctx.server.base;
-    state.log(`${def.id} ws: publish throughput (${pool.size * profile.throughputConnsPerWorker} publishers, ${profile.throughputSubscribers} subscribers, ${profile.throughputS} s)`);
-    const subs = pool.run('subscribers', new Map([...split(profile.throughputSubscribers, pool.size)].map(([i, count]) => [i, { base, protocol: def.protocol, transport: 'ws', topics: ['tp'], holdMs: profile.maxLifetimeMs, count }])));
+    state.log(`${def.id} ${transport}: publish throughput (${pool.size * profile.throughputConnsPerWorker} publishers, ${profile.throughputSubscribers} subscribers, ${profile.throughputS} s)`);
+    const subs = pool.run('subscribers', new Map([...split(profile.throughputSubscribers, pool.size)].map(([i, count]) => [i, { base, protocol: def.protocol, transport, topics: ['tp'], holdMs: profile.maxLifetimeMs, count }])));
     subs.done.catch((e) => state.error(`${def.id} throughput: ${e}`, true));
     await state.withProgress(subs.ready('subscribed'), 60_000, async () => status(ctx, 'subscribing'));
     await snap(ctx, true, false);
@@ -30,7 +32,7 @@ export async function throughputSuite(env: SuiteEnv, def: TargetDef, loadavg: nu
     const m = measurement(ctx, {
       target: def.id,
       scenario: 'throughput',
-      transport: 'ws',
+      transport,
       repeat: 1,
       loadavg1: loadavg,
       params: { publishers: pool.size * profile.throughputConnsPerWorker, window: 32, subscribers: profile.throughputSubscribers, durationS: profile.throughputS },
@@ -38,11 +40,12 @@ export async function throughputSuite(env: SuiteEnv, def: TargetDef, loadavg: nu
         ackedPerS: round(acked / profile.throughputS, 0),
         deliveredPerS: round((s.counters[M.delivered] ?? 0) / profile.throughputS, 0),
         usPerPublish: round((cpuUsed * 1000) / Math.max(1, acked), 2),
+        usPerDelivered: round((cpuUsed * 1000) / Math.max(1, acked * profile.throughputSubscribers), 3),
       },
       errors: errorsOf(ctx.totals),
       ...start,
     });
     state.measured(m);
-    state.log(`  ${m.figures.ackedPerS} publishes/s acked, ${m.figures.deliveredPerS} deliveries/s, ${m.figures.usPerPublish} µs server CPU per publish`);
+    state.log(`  ${m.figures.ackedPerS} publishes/s acked, ${m.figures.deliveredPerS} deliveries/s, ${m.figures.usPerPublish} µs server CPU per publish, ${m.figures.usPerDelivered} µs per delivered event`);
   });
 }
