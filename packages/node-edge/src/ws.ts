@@ -23,7 +23,7 @@ class RelayWebSocket extends WebSocket {
  * subscriber in turn, and a server frame is unmasked (RFC 6455 section 5.1), so the header and
  * the UTF-8 payload are the same bytes for every socket: framed once per event, not per socket.
  */
-let lastText = '';
+let lastText: string | undefined;
 let lastFrame = Buffer.alloc(0);
 function frameOf(text: string): Buffer {
   if (text === lastText) return lastFrame;
