@@ -64,6 +64,24 @@ export class Join<S extends TopicHolder = TopicHolder> {
     }
   }
 
+  /**
+   * A fresh join's live events that arrived while it waited for the broker and that `position`
+   * already counts, taken out of the buffer. They must be sent before the position is announced:
+   * announced first, a client cut off before receiving them would resume after them and lose them.
+   * The buffer is in id order (the broker delivers in id order), so they are its head.
+   */
+  takeCounted(): EncodedEvent[] {
+    const counted: EncodedEvent[] = [];
+    while (this.bufferAt < this.buffer.length) {
+      const event = this.buffer[this.bufferAt]!;
+      if (this.hub.broker.compareIds(event.envelope.id, this.position) > 0) break;
+      this.bufferAt++;
+      this.bufferedBytes -= event.ws.length;
+      counted.push(event);
+    }
+    return counted;
+  }
+
   /** The next event to send, oldest first; undefined once caught up. */
   next(): EncodedEvent | undefined {
     if (this.replayAt < this.replayed.length) {

@@ -81,8 +81,12 @@ export class SseSession implements Session, BacklogSink {
     }
     if (!join) return;
     const { position, resetTopics } = join;
-    // A fresh stream announces where it starts; a resumed one keeps the client's id until its replay.
-    if (this.lastEventId === undefined) sink.write(utf8.encode(encodeSseId(position)));
+    // A fresh stream announces where it starts, after the events that position already counts;
+    // a resumed one keeps the client's id until its replay.
+    if (this.lastEventId === undefined) {
+      for (const event of join.takeCounted()) sink.write(event.sse);
+      sink.write(utf8.encode(encodeSseId(position)));
+    }
     if (resetTopics.length > 0) {
       sink.write(utf8.encode(encodeSseReset(position, { code: 'history_unavailable', topics: [...resetTopics] })));
     }

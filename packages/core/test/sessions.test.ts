@@ -161,6 +161,29 @@ describe('SseSession', () => {
     expect(sink.text.endsWith(': keepalive\n\n')).toBe(true);
   });
 
+  it('never announces a position ahead of an event it has yet to send: one published during the join comes before the id: line', async () => {
+    const h = host();
+    const sink = new FakeSink();
+    const started = new SseSession(h, ['t'], undefined).start(sink);
+    // Published while the join waits for the broker's watch: the position the join reads counts it.
+    const published = h.publish('t', { type: 'x', data: 1 });
+    await Promise.all([started, published]);
+    await h.publish('t', { type: 'x', data: 2 });
+    // What a client holds as Last-Event-ID after each id: line; every event must come after it.
+    let held = '';
+    const ids: string[] = [];
+    for (const message of sink.text.split('\n\n')) {
+      const id = /^id: (.*)$/m.exec(message)?.[1];
+      if (id === undefined) continue;
+      if (/^event: /m.test(message)) {
+        expect(h.hub.broker.compareIds(id, held || 'e1-0')).toBeGreaterThan(0);
+        ids.push(id);
+      } else expect(h.hub.broker.compareIds(id, held || 'e1-0')).toBeGreaterThanOrEqual(0);
+      held = id;
+    }
+    expect(ids).toEqual(['e1-1', 'e1-2']);
+  });
+
   it('resumes with a reset for an id it cannot interpret, then replays what is held', async () => {
     const h = host();
     await h.publish('t', { type: 'x', data: 1 });
