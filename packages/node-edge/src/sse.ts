@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type Relay, SSE_RESPONSE_HEADERS, handshakeOfHeaders } from '@relaykit/core';
 import type { SseSink } from '@relaykit/core/adapter';
-import { type TurnHeld, holdForTurn } from './turn-cork.js';
+import { TurnCorked } from './turn-cork.js';
 
 /** Flat [name, value, ...] list, built once: node:http then copies no header object per stream. */
 const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();
@@ -13,43 +13,38 @@ const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();
  * (the compatibility object has no writableLength, and `destroyed` is the stream's). An HTTP/1.1
  * response is corked for the turn (turn-cork.ts): node:http itself merges only one tick's writes.
  */
-export class NodeSink implements SseSink, TurnHeld {
+export class NodeSink extends TurnCorked implements SseSink {
   private readonly res: { write(chunk: Uint8Array): boolean; end(): void };
   private readonly writable: { readonly writableLength: number; readonly destroyed: boolean };
-  private readonly corkable: ServerResponse | undefined;
-  private held = false;
-  /** Bytes not yet taken by the kernel when this turn's first write was corked. */
-  private backlog = 0;
+  private readonly http1: ServerResponse | undefined;
   constructor(res: ServerResponse | Http2ServerResponse) {
+    super();
     this.res = res;
     this.writable = 'stream' in res ? res.stream : res;
-    this.corkable = 'stream' in res ? undefined : res;
+    this.http1 = 'stream' in res ? undefined : res;
   }
   write(chunk: Uint8Array): number {
-    const res = this.corkable;
-    if (!res) return this.res.write(chunk) ? chunk.byteLength : this.writable.destroyed ? 0 : -1;
+    if (!this.http1) return this.res.write(chunk) ? chunk.byteLength : this.writable.destroyed ? 0 : -1;
     if (this.writable.destroyed) return 0;
-    if (!this.held) {
-      this.held = true;
-      this.backlog = res.writableLength;
-      res.cork();
-      holdForTurn(this);
-    }
-    res.write(chunk);
-    // As for WebSocket peers: held bytes are not backpressure, an earlier turn's leftover is.
-    return this.backlog > 0 ? -1 : chunk.byteLength;
+    const backpressure = this.holdForTurn();
+    this.http1.write(chunk);
+    return backpressure ? -1 : chunk.byteLength;
   }
-  endTurn(): void {
-    if (!this.held) return;
-    this.held = false;
-    const res = this.corkable;
-    if (!res) return;
-    // A corked response collects its chunks and writes them as one chunk on uncork, but only
-    // after it has uncorked the socket (Node 24's OutgoingMessage.uncork): corking the socket
-    // around it keeps that one chunk one writev instead of a write per event.
-    const socket = res.socket;
+  protected unsentBytes(): number {
+    return this.writable.writableLength;
+  }
+  protected cork(): void {
+    this.http1?.cork();
+  }
+  /**
+   * A corked response collects its chunks and writes them as one chunk on uncork, but only after
+   * it has uncorked the socket (Node 24's OutgoingMessage.uncork): corking the socket around it
+   * keeps that one chunk one writev instead of a write per event.
+   */
+  protected uncork(): void {
+    const socket = this.http1?.socket;
     socket?.cork();
-    res.uncork();
+    this.http1?.uncork();
     socket?.uncork();
   }
   /** Uncorks first: a stream ended on shutdown or as a slow consumer may be destroyed right after. */

@@ -6,18 +6,39 @@
  * I/O callbacks and the microtasks they queued, so an event waits at most for the rest of the
  * turn that published it.
  */
-export interface TurnHeld {
-  /** The turn is over: uncork, so the held bytes go to the kernel. */
-  endTurn(): void;
+export abstract class TurnCorked {
+  private held = false;
+  /** Bytes the kernel had not taken when this turn's first write was corked. */
+  private backlog = 0;
+
+  /**
+   * Call before each write: corks on the turn's first one. True when an earlier turn left bytes
+   * unsent, which is backpressure; the bytes held in this turn are not.
+   */
+  protected holdForTurn(): boolean {
+    if (!this.held) {
+      this.held = true;
+      this.backlog = this.unsentBytes();
+      this.cork();
+      if (held.length === 0) setImmediate(endTurn);
+      held.push(this);
+    }
+    return this.backlog > 0;
+  }
+
+  /** The turn is over (or the stream is ending): uncork, so the held bytes go to the kernel. */
+  endTurn(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.uncork();
+  }
+
+  protected abstract unsentBytes(): number;
+  protected abstract cork(): void;
+  protected abstract uncork(): void;
 }
 
-let held: TurnHeld[] = [];
-
-/** Calls `writer.endTurn()` at the end of this turn; the caller marks itself so it asks once per turn. */
-export function holdForTurn(writer: TurnHeld): void {
-  if (held.length === 0) setImmediate(endTurn);
-  held.push(writer);
-}
+let held: TurnCorked[] = [];
 
 function endTurn(): void {
   const writers = held;

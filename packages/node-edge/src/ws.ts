@@ -5,7 +5,7 @@ import { type Relay, RelayError, handshakeOfHeaders } from '@relaykit/core';
 import type { WsPeer } from '@relaykit/core/adapter';
 import { WebSocket, WebSocketServer } from 'ws';
 import { requestUrl } from './request-url.js';
-import { type TurnHeld, holdForTurn } from './turn-cork.js';
+import { TurnCorked } from './turn-cork.js';
 
 /**
  * ws closes a frame over maxPayload with 1009 and no reason (its receiver calls `close(1009)`);
@@ -54,33 +54,29 @@ function frameOf(text: string): Buffer {
  * perMessageDeflate false) or reads a Blob (never sent here); its close and ping frames go to
  * the same socket, so their order with events stays as sent.
  */
-export class NodePeer implements WsPeer, TurnHeld {
+export class NodePeer extends TurnCorked implements WsPeer {
   readonly ws: WebSocket;
   private readonly socket: Duplex;
-  private held = false;
-  /** Bytes the kernel had not taken when this turn's first write was corked. */
-  private backlog = 0;
   constructor(ws: WebSocket, socket: Duplex) {
+    super();
     this.ws = ws;
     this.socket = socket;
   }
   send(text: string): number {
     if (this.ws.readyState !== 1) return 0;
-    if (!this.held) {
-      this.held = true;
-      this.backlog = this.socket.writableLength;
-      this.socket.cork();
-      holdForTurn(this);
-    }
+    const backpressure = this.holdForTurn();
     const frame = frameOf(text);
     this.socket.write(frame);
-    // Corked bytes are not backpressure: only what an earlier turn could not hand to the kernel
-    // is, and then the session compares everything held (bufferedAmount) with MAX_BUFFERED_BYTES.
-    return this.backlog > 0 ? -1 : frame.byteLength;
+    // On backpressure the session compares everything held (bufferedAmount) with MAX_BUFFERED_BYTES.
+    return backpressure ? -1 : frame.byteLength;
   }
-  endTurn(): void {
-    if (!this.held) return;
-    this.held = false;
+  protected unsentBytes(): number {
+    return this.socket.writableLength;
+  }
+  protected cork(): void {
+    this.socket.cork();
+  }
+  protected uncork(): void {
     this.socket.uncork();
   }
   // Both uncork first, so that what was sent before a close or a terminate reaches the kernel
