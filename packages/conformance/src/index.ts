@@ -9,6 +9,7 @@ import type { Area, Case } from './case.ts';
 import auth from './cases/auth.ts';
 import badInput from './cases/bad-input.ts';
 import cross from './cases/cross.ts';
+import history from './cases/history.ts';
 import http from './cases/http.ts';
 import lifecycle from './cases/lifecycle.ts';
 import limits from './cases/limits.ts';
@@ -26,7 +27,7 @@ export type { Area, Case, CaseContext, CaseDef, Level, Section } from './case.ts
 export type { Target } from './harness/target.ts';
 
 /** Every area, in the order the suite runs them (vitest runs the files alphabetically). */
-export const areas: readonly Area[] = [auth, badInput, cross, http, lifecycle, limits, metrics, origin, poll, rate, resume, sse, ws];
+export const areas: readonly Area[] = [auth, badInput, cross, history, http, lifecycle, limits, metrics, origin, poll, rate, resume, sse, ws];
 
 /**
  * Every case, area by area in file order. With `options`, the harness is pointed at that server

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Envelope } from './envelope.js';
 import { ErrorBody } from './errors.js';
 import { ClientFrame, PROTOCOL_VERSION, ServerFrame } from './frames.js';
-import { PollResponse, PublishRequest, PublishResponse, ResetSignal } from './http.js';
+import { HistoryResponse, PollResponse, PublishRequest, PublishResponse, ResetSignal } from './http.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 
@@ -48,6 +48,16 @@ export function buildAsyncApi(): Record<string, unknown> {
           error: { $ref: '#/components/messages/error' },
         },
       },
+      topicHistory: {
+        address: '/v1/topics/{topic}/history',
+        title: 'History API (GET ?limit=&before=)',
+        description: 'The newest held events of one topic before `before` (or before now), oldest first, with the broker position to go live from.',
+        parameters: { topic: { description: 'Topic name' } },
+        messages: {
+          historyResponse: { $ref: '#/components/messages/historyResponse' },
+          error: { $ref: '#/components/messages/error' },
+        },
+      },
     },
     operations: {
       receiveEvents: { action: 'send', channel: { $ref: '#/channels/events' } },
@@ -64,6 +74,7 @@ export function buildAsyncApi(): Record<string, unknown> {
         publishRequest: { name: 'publishRequest', payload: schema(PublishRequest) },
         publishResponse: { name: 'publishResponse', payload: schema(PublishResponse) },
         pollResponse: { name: 'pollResponse', payload: schema(PollResponse) },
+        historyResponse: { name: 'historyResponse', payload: schema(HistoryResponse) },
         error: { name: 'error', payload: schema(ErrorBody) },
       },
     },

@@ -18,6 +18,19 @@ export interface ReplayResult {
   resetTopics: string[];
 }
 
+/** A page of one topic's history, as `Broker.history` reads it. */
+export interface HistoryPage {
+  /** The newest held events before the requested id (or before now), oldest first, at most `limit`. */
+  events: Envelope[];
+  /** The broker position at the read: the events returned plus a resume from it miss nothing. */
+  position: string;
+  /**
+   * True when the page is short of `limit` and events of the topic older than it may have left the
+   * history, or when `beforeId` cannot be interpreted (then `events` is empty).
+   */
+  reset: boolean;
+}
+
 /**
  * Receives every event published on the topics the listener's owner watches, in id order, encoded
  * once by the broker (which had to serialise it anyway to store or send it).
@@ -48,6 +61,12 @@ export interface Broker {
    * `resetTopics` and returns all that is still held for it.
    */
   replay(topics: readonly string[], afterId: string): Promise<ReplayResult>;
+  /**
+   * One topic's newest held events before `beforeId` (before now when absent), for a page to render
+   * before going live. A `beforeId` this broker cannot interpret (another epoch, malformed, in the
+   * future) gives no events and `reset`.
+   */
+  history(topic: string, limit: number, beforeId?: string): Promise<HistoryPage>;
   /** Start receiving a topic's events (idempotent per topic). */
   watch(topic: string): Promise<void>;
   unwatch(topic: string): Promise<void>;

@@ -99,7 +99,7 @@ export const ConfigEnv = z.object({
   ),
   PUBLISH_BURST: int(1, 10_000_000, 2000).describe('Publishes a WebSocket connection or client IP may send at once (bucket size)'),
   CONNECT_RATE: int(0, 1_000_000, 100).describe(
-    'New WebSocket upgrades, SSE streams and polls per second refilled per client IP; 0 = no limit',
+    'New WebSocket upgrades, SSE streams, polls and history reads per second refilled per client IP; 0 = no limit',
   ),
   CONNECT_BURST: int(1, 10_000_000, 1000).describe('Connections and polls a client IP may open at once (bucket size)'),
   SUBSCRIBE_RATE: int(0, 1_000_000, 100).describe(

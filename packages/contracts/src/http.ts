@@ -32,6 +32,19 @@ export const POLL_PAGE_MAX_EVENTS = 100;
 export const POLL_PAGE_MAX_BYTES = 262_144;
 export const POLL_MAX_WAIT_S = 60;
 
+/** `limit` of a history read when absent (at most HISTORY_SIZE). */
+export const HISTORY_DEFAULT_LIMIT = 50;
+
+/** Answer of `GET /v1/topics/:topic/history?limit=&before=`. */
+export const HistoryResponse = z
+  .object({
+    events: z.array(Envelope).describe('The newest held events before `before` (or before now), oldest first'),
+    position: EventId.describe('The broker position when the history was read: resume from it to go live with nothing missed'),
+    reset: ResetSignal.optional().describe('Present when the history held no longer reaches back to fill the page'),
+  })
+  .strict();
+export type HistoryResponse = z.infer<typeof HistoryResponse>;
+
 /**
  * The query parameters of each endpoint, a closed set as frames are: a request naming any other
  * (`?since=` for `after=`, say) is answered 400 bad_request naming it, never silently served.
@@ -53,11 +66,19 @@ export const PollQuery = z
     token,
   })
   .strict();
+/** `GET /v1/topics/:topic/history`; `limit`'s upper bound is the server's HISTORY_SIZE. */
+export const HistoryQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).optional(),
+    before: EventId.optional(),
+    token,
+  })
+  .strict();
 /** `/healthz` and `/metrics` take no parameters. */
 export const NoQuery = z.object({}).strict();
 
 /** The query schemas whose names are each endpoint's closed set. */
-export type QuerySchema = typeof SseQuery | typeof WsQuery | typeof PublishQuery | typeof PollQuery | typeof NoQuery;
+export type QuerySchema = typeof SseQuery | typeof WsQuery | typeof PublishQuery | typeof PollQuery | typeof HistoryQuery | typeof NoQuery;
 
 /** The first query parameter name `schema` does not take, if any. */
 export function unknownQueryParam(params: URLSearchParams, schema: QuerySchema): string | undefined {

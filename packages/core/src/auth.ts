@@ -17,7 +17,8 @@ export interface AuthRequest {
    * without an Origin or from a same-origin or listed one; from any other, `header('cookie')` is null too).
    */
   token: string | undefined;
-  transport: ConnectionTransport | 'publish';
+  /** 'history': a read of `GET /v1/topics/:topic/history`. */
+  transport: ConnectionTransport | 'publish' | 'history';
   url: URL;
   header(name: string): string | null;
 }

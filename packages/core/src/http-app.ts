@@ -1,4 +1,4 @@
-import { type HealthResponse, NoQuery, PollQuery, PublishQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
+import { HISTORY_DEFAULT_LIMIT, type HealthResponse, HistoryQuery, type HistoryResponse, NoQuery, PollQuery, PublishQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Principal } from './auth.js';
@@ -11,7 +11,7 @@ import { nestsDeeperThan } from './json-depth.js';
 import { PollWaiter } from './poll.js';
 import type { OriginPolicy } from './origin.js';
 import { readBody, receivedBody } from './read-body.js';
-import { SSE_PATH, TOPIC_EVENTS_PATH, WS_PATH } from './routes.js';
+import { SSE_PATH, TOPIC_EVENTS_PATH, TOPIC_HISTORY_PATH, WS_PATH } from './routes.js';
 import type { SessionHost } from './session-host.js';
 import { checkQuery, checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
 
@@ -23,7 +23,7 @@ export interface HttpHost extends SessionHost {
   readonly demo: DemoAssets | undefined;
   readonly shuttingDown: boolean;
   readonly origins: OriginPolicy;
-  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll'): Promise<Principal>;
+  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll' | 'history'): Promise<Principal>;
   checkConnectionLimit(): void;
   /** Takes one unit of a per-IP limit for the request's client; throws rate_limited when there is none. */
   limitClient(kind: ClientLimitKind, request: HandshakeRequest): void;
@@ -79,6 +79,8 @@ export function createHttpApp(host: HttpHost): HttpApp {
   app.post(TOPIC_EVENTS_PATH, (c) => publish(host, c.req.raw, checkTopic(c.req.param('topic')), c.env));
   app.get(TOPIC_EVENTS_PATH, (c) => poll(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.peer));
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
+  app.get(TOPIC_HISTORY_PATH, (c) => history(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.peer));
+  app.all(TOPIC_HISTORY_PATH, methodNotAllowed('GET'));
   app.get('/healthz', (c) => {
     checkQuery(new URL(c.req.url).searchParams, NoQuery);
     const brokerOk = host.hub.broker.available?.() ?? true;
@@ -168,4 +170,29 @@ async function poll(host: HttpHost, request: Request, topic: string, peer: strin
     host.metrics.connections.poll--;
     host.checkDrained();
   }
+}
+
+async function history(host: HttpHost, request: Request, topic: string, peer: string | undefined): Promise<Response> {
+  const handshake = handshakeOf(request, undefined, peer);
+  // A read that costs a broker call, counted as a poll is.
+  host.limitClient('connect', handshake);
+  const { url } = handshake;
+  checkQuery(url.searchParams, HistoryQuery);
+  const query = HistoryQuery.safeParse({
+    limit: url.searchParams.get('limit') ?? undefined,
+    before: url.searchParams.get('before') || undefined,
+    token: url.searchParams.get('token') ?? undefined,
+  });
+  if (!query.success) throw new RelayError('bad_request', describeIssues(query.error.issues));
+  // HISTORY_SIZE=0 holds nothing, but a read of it is still answered (with the reset where due).
+  const max = Math.max(1, host.config.historySize);
+  const limit = query.data.limit ?? Math.min(HISTORY_DEFAULT_LIMIT, max);
+  if (limit > max) throw new RelayError('bad_request', `limit: at most ${max} (HISTORY_SIZE)`);
+  const principal = await host.authenticate(handshake, 'history');
+  if (!(await host.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
+  if (host.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
+  const page = await host.hub.broker.history(topic, limit, query.data.before);
+  const answer: HistoryResponse = { events: page.events, position: page.position };
+  if (page.reset) answer.reset = { code: 'history_unavailable', topics: [topic] };
+  return json(answer, 200, { 'cache-control': 'no-store' });
 }

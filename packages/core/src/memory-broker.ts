@@ -2,6 +2,7 @@ import {
   type Broker,
   type BrokerListener,
   type Envelope,
+  type HistoryPage,
   type HistoryStats,
   type PublishInput,
   type PublishResult,
@@ -93,6 +94,20 @@ export class MemoryBroker implements Broker {
     }
     if (topics.length > 1) merged.sort((a, b) => a.seq - b.seq);
     return { events: merged.map((entry) => encodeEvent(entry.envelope, entry.frame)), resetTopics };
+  }
+
+  async history(topic: string, limit: number, beforeId?: string): Promise<HistoryPage> {
+    this.histories.sweep();
+    let beforeSeq = this.seq + 1;
+    if (beforeId !== undefined) {
+      const parsed = parseEventId(beforeId);
+      if (!parsed || parsed.epoch !== this.epoch || parsed.seq > this.seq) return { events: [], position: this.position(), reset: true };
+      beforeSeq = parsed.seq;
+    }
+    const held = this.histories.get(topic)?.before(beforeSeq, limit) ?? [];
+    // A short page is complete unless the topic lost events (lostUpTo is never below the newest lost seq).
+    const reset = held.length < limit && this.histories.lostUpTo(topic) > 0;
+    return { events: held.map((entry) => entry.envelope), position: this.position(), reset };
   }
 
   /** A watched topic has local holders: its history is dropped only after every idle one. */

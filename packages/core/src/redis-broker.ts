@@ -2,6 +2,7 @@ import {
   type Broker,
   type BrokerListener,
   type Envelope,
+  type HistoryPage,
   type HistoryStats,
   type PublishInput,
   type PublishResult,
@@ -14,7 +15,7 @@ import {
   type RedisSentinelConfig,
 } from '@relaykit/contracts';
 import { ErrorReply, createClient } from 'redis';
-import { META_LUA, PUBLISH_LUA, REPLAY_LUA } from './redis/scripts.js';
+import { HISTORY_LUA, META_LUA, PUBLISH_LUA, REPLAY_LUA } from './redis/scripts.js';
 import { SentinelLocator } from './redis/sentinel.js';
 
 export interface RedisBrokerOptions {
@@ -150,7 +151,7 @@ export class RedisBroker implements Broker {
   private histories = 0;
   private stalled = false;
   private closed = false;
-  private scripts: { publish: Script; replay: Script; meta: Script } | undefined;
+  private scripts: { publish: Script; replay: Script; meta: Script; history: Script } | undefined;
   private readonly opts: Required<Omit<RedisBrokerOptions, 'onGap' | 'url' | 'sentinel'>> & Pick<RedisBrokerOptions, 'onGap' | 'url' | 'sentinel'>;
   private readonly k: { meta: string; idx: string; gone: string; stream: string; channel: string; key: string };
 
@@ -192,10 +193,10 @@ export class RedisBroker implements Broker {
   /** Connects, starts the subscriber, reads the epoch. Rejects after commandTimeoutMs if Redis is
    *  unreachable, but keeps trying in the background: the broker works once Redis is back. */
   async connect(): Promise<void> {
-    const [publish, replay, meta] = await Promise.all(
-      [PUBLISH_LUA, REPLAY_LUA, META_LUA].map(async (body) => ({ body, sha: await sha1(body) })),
+    const [publish, replay, meta, history] = await Promise.all(
+      [PUBLISH_LUA, REPLAY_LUA, META_LUA, HISTORY_LUA].map(async (body) => ({ body, sha: await sha1(body) })),
     );
-    this.scripts = { publish: publish!, replay: replay!, meta: meta! };
+    this.scripts = { publish: publish!, replay: replay!, meta: meta!, history: history! };
     if (this.locator) this.startMain();
     else this.main!.connect().catch(() => {});
     this.tickTimer = setInterval(() => void this.tick(), this.opts.pingIntervalMs);
@@ -270,6 +271,23 @@ export class RedisBroker implements Broker {
     const events = frames.map((frame) => encodeEvent(envelopeOf(frame), frame));
     if (topics.length > 1) events.sort((a, b) => seqOfFrame(a.ws) - seqOfFrame(b.ws));
     return { events, resetTopics };
+  }
+
+  async history(topic: string, limit: number, beforeId?: string): Promise<HistoryPage> {
+    const parsed = beforeId === undefined ? undefined : parseEventId(beforeId);
+    const reply = (await this.evalScript(
+      this.scripts?.history,
+      [this.k.meta, this.k.idx, this.k.gone, this.k.stream + topic],
+      [newEpoch(this.opts.now()), beforeId === undefined ? '' : (parsed?.epoch ?? '!'), String(parsed?.seq ?? 0), String(limit), topic],
+    )) as (string | number)[];
+    const [epoch, seq, reset] = reply as [string, number, number];
+    const frames = reply.slice(3) as string[];
+    return {
+      events: frames.reverse().map(envelopeOf),
+      // Redis holds no data yet: this process's position (an epoch of its own, where nothing is held).
+      position: epoch === '' ? this.position() : formatEventId(epoch, Number(seq)),
+      reset: reset === 1,
+    };
   }
 
   /** Resolves once the subscription is confirmed and position() covers everything before it. */

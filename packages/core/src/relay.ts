@@ -150,7 +150,7 @@ export class Relay implements HttpHost {
   }
 
   /** Authenticates a request of any transport; throws 401 as a RelayError. */
-  private async principalOf(request: HandshakeRequest, transport: 'sse' | 'ws' | 'publish' | 'poll'): Promise<Principal> {
+  private async principalOf(request: HandshakeRequest, transport: 'sse' | 'ws' | 'publish' | 'poll' | 'history'): Promise<Principal> {
     // A foreign page's request carries the user's cookie too: it is then as good as absent.
     const cookie = this.origins.cookieHonoured(request);
     const header = cookie ? request.header : (name: string) => (name === 'cookie' ? null : request.header(name));
@@ -168,7 +168,7 @@ export class Relay implements HttpHost {
     return this.principalOf({ url, peer: undefined, header: (name) => (name === 'authorization' ? authorization : null) }, 'ws');
   }
 
-  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll'): Promise<Principal> {
+  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll' | 'history'): Promise<Principal> {
     return this.principalOf(request, transport);
   }
 

@@ -4,6 +4,8 @@ export const SSE_PATH = '/v1/events';
 export const WS_PATH = '/v1/ws';
 /** Publish (POST) and long polling (GET) of one topic. */
 export const TOPIC_EVENTS_PATH = '/v1/topics/:topic/events';
+/** A page of one topic's history (GET). */
+export const TOPIC_HISTORY_PATH = '/v1/topics/:topic/history';
 
 /**
  * Which edge serves a request. Streams and WebSockets are each runtime's own fastest path; every

@@ -64,6 +64,16 @@ export class TopicHistory {
     return out.reverse();
   }
 
+  /** The newest `limit` entries with seq < beforeSeq, oldest first. */
+  before(beforeSeq: number, limit: number): HistoryEntry[] {
+    const out: HistoryEntry[] = [];
+    for (let i = this.size - 1; i >= 0 && out.length < limit; i--) {
+      const entry = this.ring[(this.start + i) % this.ring.length]!;
+      if (entry.seq < beforeSeq) out.push(entry);
+    }
+    return out.reverse();
+  }
+
   private resize(capacity: number): void {
     const ring: (HistoryEntry | undefined)[] = new Array(capacity);
     for (let i = 0; i < this.size; i++) ring[i] = this.ring[(this.start + i) % this.ring.length];

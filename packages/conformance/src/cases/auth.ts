@@ -9,6 +9,7 @@ import {
   expIn,
   expectHttpError,
   hasCmd,
+  historyUrl,
   ownServer,
   serveJwks,
   signAsymmetric,
@@ -332,6 +333,27 @@ area.describe('auth (AUTH_JWT_SECRET)', [
       await expectHttpError(fetch(`${topicUrl(topic, server.url)}?wait=0`, { headers: bearer(forged) }), 401, 'unauthorized');
       expect((await upgradeStatus(wsUrl(server.url), bearer(forged))).status).toBe(401);
       await ws.close();
+    },
+  },
+
+  {
+    id: 'AUTH-013',
+    level: 'MUST',
+    section: '10',
+    title: 'answer the history API only with a token (401) that grants subscribing to the topic (403)',
+    run: async (ctx) => {
+      if (!server) return ctx.skip('needs --cmd: this case starts a server with AUTH_JWT_SECRET');
+      const topic = uniqueTopic('authhist');
+      const token = sign({ sub: 'ann', relaykit: { subscribe: [topic], publish: [topic] } });
+      const { status } = await fetch(topicUrl(topic, server.url), { method: 'POST', headers: bearer(token), body: '{"type":"t","data":1}' });
+      expect(status).toBe(201);
+      await expectHttpError(fetch(historyUrl(topic, {}, server.url)), 401, 'unauthorized');
+      await expectHttpError(fetch(historyUrl(`${topic}x`, {}, server.url), { headers: bearer(token) }), 403, 'forbidden');
+      const url = historyUrl(topic, {}, server.url);
+      url.searchParams.set('token', token);
+      const ok = await fetch(url);
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { events: { data: unknown }[] }).events.map((e) => e.data)).toEqual([1]);
     },
   },
 ]);

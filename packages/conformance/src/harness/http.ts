@@ -1,4 +1,4 @@
-import { ErrorBody, PollResponse, PublishResponse } from '@relaykit/contracts';
+import { ErrorBody, HistoryResponse, PollResponse, PublishResponse } from '@relaykit/contracts';
 import { expect } from 'vitest';
 import { baseUrl } from './target.ts';
 
@@ -48,6 +48,26 @@ export async function poll(
 }
 
 /** Sends a request and checks the JSON error body; returns the parsed error. */
+export function historyUrl(topic: string, params: { limit?: number | string; before?: string } = {}, base = baseUrl()): URL {
+  const url = new URL(`${base}/v1/topics/${encodeURIComponent(topic)}/history`);
+  if (params.limit !== undefined) url.searchParams.set('limit', String(params.limit));
+  if (params.before !== undefined) url.searchParams.set('before', params.before);
+  return url;
+}
+
+/** `GET /v1/topics/:topic/history`, which must answer 200 with a HistoryResponse. */
+export async function history(
+  topic: string,
+  params: { limit?: number | string; before?: string } = {},
+  base = baseUrl(),
+): Promise<HistoryResponse> {
+  const response = await fetch(historyUrl(topic, params, base));
+  const json = await response.json();
+  if (response.status !== 200) throw new Error(`history answered ${response.status}: ${JSON.stringify(json)}`);
+  expect(response.headers.get('cache-control')).toBe('no-store');
+  return validated(HistoryResponse, json);
+}
+
 export async function expectHttpError(
   response: Response | Promise<Response>,
   status: number,

@@ -176,6 +176,36 @@ end
 return out
 `;
 
+/**
+ * One page of one topic's history. KEYS: meta, idx, gone, stream.
+ * ARGV: fresh epoch, the before id's epoch ('' for "before now", '!' if malformed), its seq, limit, topic.
+ * Returns {epoch or '' (no data), seq, reset 1/0, frames newest first}. A before id is interpretable
+ * as a replay's after id is; otherwise no frames and reset. A page short of limit is reset when
+ * the topic may have lost events (see lost_of).
+ */
+export const HISTORY_LUA = `${ENSURE_META}${LOST_OF}
+local meta, idx, gone, stream = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if not redis.call('HGET', meta, 'epoch') then return {'', 0, ARGV[2] == '' and 0 or 1} end
+local epoch = ensure_meta(meta, idx, gone, '', ARGV[1])
+local m = redis.call('HMGET', meta, 'seq', 'lineage')
+local seq, before, limit = tonumber(m[1]), tonumber(m[1]) + 1, tonumber(ARGV[4])
+if ARGV[2] ~= '' then
+  local inherited = -1
+  for e, last in string.gmatch(m[2] or '', '(%S+) (%S+)') do
+    if e == ARGV[2] then inherited = tonumber(last) break end
+  end
+  before = tonumber(ARGV[3])
+  if not ((ARGV[2] == epoch and before <= seq) or before <= inherited) then return {epoch, seq, 1} end
+end
+local entries = {}
+if before > 1 then
+  entries = redis.call('XREVRANGE', stream, string.format('(%d-0', before), '-', 'COUNT', ARGV[4])
+end
+local out = {epoch, seq, (#entries < limit and lost_of(meta, idx, gone, stream, ARGV[5]) > 0) and 1 or 0}
+for _, entry in ipairs(entries) do out[#out + 1] = entry[2][2] end
+return out
+`;
+
 /** KEYS: meta, idx, gone. ARGV: fresh epoch, stream prefix. Returns {epoch, seq, histories}. */
 export const META_LUA = `${ENSURE_META}
 local epoch = ensure_meta(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1])

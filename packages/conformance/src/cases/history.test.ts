@@ -1,0 +1,4 @@
+import area from './history.ts';
+import { register } from '../vitest.ts';
+
+register(area);
