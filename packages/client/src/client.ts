@@ -105,6 +105,23 @@ export interface ClientOptions {
   random?: () => number;
 }
 
+export interface HistoryOptions {
+  /** At most this many events, 1 to the server's HISTORY_SIZE; default 50 (or HISTORY_SIZE if smaller). */
+  limit?: number;
+  /** Only events older than this id: the first event of the previous page, to page back. */
+  before?: string;
+}
+
+/** A page of one topic's history (`GET /v1/topics/:topic/history`). */
+export interface HistoryPage<E extends EventMap = EventMap> {
+  /** Oldest first. */
+  events: RelayEvent<E>[];
+  /** The server's position when it read the page: `connect({ lastEventId: position })` goes live from it. */
+  position: string;
+  /** Present when the server no longer holds the topic's older events: the page is not its whole past. */
+  reset?: { code: ResetCode; topics: string[] };
+}
+
 export interface PublishOptions {
   /** Idempotency key; generated when absent. Every retry of this publish reuses it. */
   key?: string;
@@ -261,6 +278,42 @@ export class RelayClient<E extends EventMap = EventMap> {
    */
   async publish<K extends keyof E & string>(topic: string, type: K, data: E[K], options: PublishOptions = {}): Promise<string> {
     const key = options.key ?? randomKey();
+    return this.retrying('publish not acknowledged', (url) => this.publishOnce(topic, type, data, key, url));
+  }
+
+  /**
+   * Reads a page of a topic's history over HTTP: its newest held events before `before` (or before
+   * now), oldest first. To render history and then go live with nothing missed or doubled, read it
+   * before connecting and pass its `position` to `connect({ lastEventId })`. Retried on the next URL
+   * like a publish; rejects with the server's error (e.g. `forbidden`).
+   */
+  async history(topic: string, options: HistoryOptions = {}): Promise<HistoryPage<E>> {
+    return this.retrying('history not read', async (url) => {
+      const query = new URLSearchParams();
+      if (options.limit !== undefined) query.set('limit', String(options.limit));
+      if (options.before !== undefined) query.set('before', options.before);
+      const token = await this.token();
+      let response: Response;
+      try {
+        response = await this.fetchImpl(`${url}/v1/topics/${encodeURIComponent(topic)}/history${query.size ? `?${query}` : ''}`, {
+          headers: authHeaders(token),
+          signal: AbortSignal.timeout(this.options.ackTimeoutMs ?? 5_000),
+        });
+      } catch (error) {
+        throw new RelayKitError('network', `history failed: ${String((error as Error)?.message ?? error)}`);
+      }
+      if (!response.ok) throw await errorFromResponse(response);
+      const body = (await response.json()) as Partial<HistoryPage<E>>;
+      if (!Array.isArray(body.events) || typeof body.position !== 'string') throw new RelayKitError('bad_response', 'history answer has no events or position');
+      return body as HistoryPage<E>;
+    });
+  }
+
+  /**
+   * Runs `once` on the current URL, and on retryable failures again on the next URL (backing off
+   * after a full round), until publishTimeoutMs.
+   */
+  private async retrying<T>(what: string, once: (url: string) => Promise<T>): Promise<T> {
     const deadline = Date.now() + (this.options.publishTimeoutMs ?? 30_000);
     let lastError: RelayKitError | undefined;
     let url = this.url;
@@ -268,20 +321,20 @@ export class RelayClient<E extends EventMap = EventMap> {
       if (this.state === 'closed') throw new RelayKitError('closed', 'client closed');
       let failure: RelayKitError;
       try {
-        return await this.publishOnce(topic, type, data, key, url);
+        return await once(url);
       } catch (error) {
         failure = error instanceof RelayKitError ? error : new RelayKitError('network', String(error));
         if (!failure.retryable) throw failure;
         if (failure.code === 'token_expired') this.currentToken = undefined; // the retry gets a new one
         lastError = failure;
       }
-      // The same key on the next instance: the broker they share answers a stored one as a duplicate.
+      // The same request on the next instance: they share one broker (a publish keeps its key, so a stored one is a duplicate).
       url = this.rotation.after(url);
       const round = this.rotation.fullRounds(attempt);
       // Never sooner than the server asked (rate_limited's Retry-After): retrying early is refused again.
       const delay = Math.max(minimumWaitMs(failure), round === 0 ? 0 : backoffDelay(round, { baseMs: 200, maxMs: 5_000 }, this.options.random));
       if (Date.now() + delay > deadline) {
-        throw new RelayKitError('timeout', `publish not acknowledged in time (last error: ${lastError?.message})`);
+        throw new RelayKitError('timeout', `${what} in time (last error: ${lastError?.message})`);
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
@@ -327,10 +380,15 @@ export class RelayClient<E extends EventMap = EventMap> {
     return body.id;
   }
 
-  /** Starts (or restarts after close) connecting. */
-  connect(): void {
+  /**
+   * Starts (or restarts after close) connecting. `lastEventId` resumes from that id instead of
+   * from the last event received (or from now): a history page's `position`, so that what was
+   * published after the page arrives and nothing before it twice. Ignored while connected.
+   */
+  connect(from: { lastEventId?: string } = {}): void {
     this.stopped = false;
     if (this.transportImpl || this.timers.retry !== undefined) return;
+    if (from.lastEventId !== undefined) this.resume.startAt(from.lastEventId);
     this.paused = false;
     this.attempt = 0;
     // Next tick, so handlers attached right after construction see `connecting`.

@@ -4,6 +4,8 @@ export type {
   ClientOptions,
   ConnectionState,
   EventMap,
+  HistoryOptions,
+  HistoryPage,
   PublishOptions,
   RelayEvent,
   ResetNotice,

@@ -38,6 +38,12 @@ export class ResumeState {
     for (const topic of topics) this.cursors.set(topic, position);
   }
 
+  /** Resume every topic from `id` (a history page's position), those subscribed from now included. */
+  startAt(id: string): void {
+    this.lastId = id;
+    for (const topic of this.cursors.keys()) this.cursors.set(topic, id);
+  }
+
   /** A long-poll answer's cursor for one topic. */
   setCursor(topic: string, cursor: string): void {
     this.cursors.set(topic, cursor);

@@ -78,6 +78,30 @@ describe.each(RUNTIMES)('client from Node against %s', (runtime: Runtime) => {
     expect(p.ids(topic)).toHaveLength(3);
   });
 
+  test.each(TRANSPORTS)('%s: history() pages back, and connect() from its position goes live with nothing missed or twice', async (kind) => {
+    const topic = `history-${kind}`;
+    const older: string[] = [];
+    for (let i = 0; i < 5; i++) older.push(await publish(server.url, topic, 'old', { i }));
+    const p = track(probe(server.url, kind, [topic], { autoConnect: false }));
+    const page = await p.client.history(topic, { limit: 3 });
+    expect(page.events.map((e) => e.id)).toEqual(older.slice(2));
+    expect(page.events.map((e) => e.data)).toEqual([{ i: 2 }, { i: 3 }, { i: 4 }]);
+    expect(page.reset).toBeUndefined();
+    const back = await p.client.history(topic, { before: page.events[0]!.id });
+    expect(back.events.map((e) => e.id)).toEqual(older.slice(0, 2));
+    // Published between the read and the connection: delivered by the resume from the position.
+    const between = await publish(server.url, topic, 'between', null);
+    p.client.connect({ lastEventId: page.position });
+    await opened(p);
+    const live = await publish(server.url, topic, 'live', null);
+    await until('the events after the page', () => p.ids(topic).length >= 2);
+    await sleep(200);
+    expect(p.ids(topic)).toEqual([between, live]);
+    expect(p.resets).toEqual([]);
+    const refused = await p.client.history('bad topic').catch((e: unknown) => e);
+    expect((refused as RelayKitError).code).toBe('invalid_topic');
+  });
+
   test.each(TRANSPORTS)('%s: a cut connection resumes with nothing lost and nothing twice', async (kind) => {
     const topic = `cut-${kind}`;
     const p = track(probe(base, kind, [topic]));
