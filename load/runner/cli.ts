@@ -8,6 +8,8 @@
  *                       [--attacks deep-ws,topics] [--attack-gc]
  *                       [--subscribers N] [--events N] [--burst-s S] [--broker-s S]   (cluster suite scale)
  *                       [--soak-cycles N]   (soak suite: cycles per runtime × transport, a mark every N/10 up to 1,000, warm-up min(1,000, N/2))
+ *                       [--build NAME=DIR ...]   (another built checkout of relaykit, run as targets NAME-node, NAME-bun, NAME-deno
+ *                                                 side by side with this one, in the same run and under the same gates)
  *
  * Default suites: quick runs scale, throughput, churn, (tiny) cluster and (tiny) soak; full scale, throughput,
  * churn; cluster only the cluster suite.
@@ -28,6 +30,8 @@ export interface RunOptions {
   /** Runtimes to run (peers always run unless `targets` excludes them). */
   onlyRuntimes?: string[];
   onlyTargets?: string[];
+  /** Other built checkouts to run side by side (`--build NAME=DIR`): their apps, this checkout's runtimes. */
+  builds: { name: string; dir: string }[];
   /** Write the report to docs/ (load-report.md, load-report.json, charts) instead of results/. */
   docs: boolean;
   ci: boolean;
@@ -76,6 +80,7 @@ export function parseCli(argv: string[]): RunOptions {
       'burst-s': { type: 'string' },
       'broker-s': { type: 'string' },
       'soak-cycles': { type: 'string' },
+      build: { type: 'string', multiple: true },
     },
   });
   const name = args.profile;
@@ -101,6 +106,7 @@ export function parseCli(argv: string[]): RunOptions {
     suites,
     transports: new Set((args.transports ?? 'ws,sse').split(',').filter((t) => t !== 'poll') as Transport[]),
     soakTransports: (args.transports ?? 'ws,sse,poll').split(',').filter((t): t is SoakTransport => t === 'ws' || t === 'sse' || t === 'poll'),
+    builds: (args.build ?? []).map(parseBuild),
     ...(args.only ? { onlyRuntimes: args.only.split(',') } : {}),
     ...(args.targets ? { onlyTargets: args.targets.split(',') } : {}),
     docs: args.docs,
@@ -110,4 +116,14 @@ export function parseCli(argv: string[]): RunOptions {
     ...(args.attacks ? { attacks: args.attacks.split(',') } : {}),
     attackGc: args['attack-gc'],
   };
+}
+
+function parseBuild(value: string): { name: string; dir: string } {
+  const at = value.indexOf('=');
+  const name = value.slice(0, at);
+  // A target id is NAME-<runtime>: `relaykit` and `bare` would collide with this checkout's own.
+  if (at < 1 || !/^[a-z][a-z0-9]*$/.test(name) || name === 'relaykit' || name === 'bare' || name === 'peer') {
+    throw new Error(`--build takes NAME=DIR with NAME in [a-z0-9] (not relaykit, bare or peer), not ${JSON.stringify(value)}`);
+  }
+  return { name, dir: value.slice(at + 1) };
 }

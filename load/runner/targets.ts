@@ -87,13 +87,13 @@ function relaykitEnv(setup: ServerSetup | undefined): Record<string, string> {
   };
 }
 
-export function targetDefs(): TargetDef[] {
+export function targetDefs(builds: readonly { name: string; dir: string }[] = []): TargetDef[] {
   const v = runtimeVersions();
-  const app = (runtime: 'node' | 'bun' | 'deno', args: string[]): TargetDef => ({
-    id: `relaykit-${runtime}`,
+  const app = (runtime: 'node' | 'bun' | 'deno', args: string[], build?: { name: string; dir: string }): TargetDef => ({
+    id: build ? `${build.name}-${runtime}` : `relaykit-${runtime}`,
     runtime,
     kind: 'relaykit',
-    label: `relaykit ${runtime}`,
+    label: build ? `relaykit ${runtime} (${build.name})` : `relaykit ${runtime}`,
     protocol: 'relaykit',
     transports: ['ws', 'sse'],
     supports: { redis: true, workers: true },
@@ -101,10 +101,13 @@ export function targetDefs(): TargetDef[] {
       bin: BIN[runtime],
       // Deno's supervisor (WORKERS > 1) starts its workers with Deno.Command: it needs --allow-run.
       args: runtime === 'deno' && (setup?.workers ?? 1) > 1 ? [args[0]!, '--allow-run', ...args.slice(1)] : args,
-      cwd: join(ROOT, 'apps', runtime),
+      cwd: join(build ? resolve(build.dir) : ROOT, 'apps', runtime),
       env: { ...appEnv, PORT: String(port), ...relaykitEnv(setup) },
     }),
-    unavailable: () => (existsSync(join(ROOT, 'apps', runtime, 'src/main.ts')) ? undefined : `apps/${runtime}/src/main.ts does not exist`),
+    unavailable: () => {
+      const main = join(build ? resolve(build.dir) : ROOT, 'apps', runtime, 'src/main.ts');
+      return existsSync(main) ? undefined : `${main} does not exist`;
+    },
     version: () => v[runtime]!.version,
   });
   const bare = (runtime: 'node' | 'bun' | 'deno', args: string[], label: string): TargetDef => ({
@@ -119,12 +122,18 @@ export function targetDefs(): TargetDef[] {
     unavailable: () => undefined,
     version: () => v[runtime]!.version,
   });
+  const apps = (build?: { name: string; dir: string }) => [
+    app('node', ['src/main.ts'], build),
+    app('bun', ['src/main.ts'], build),
+    app('deno', ['run', '--allow-net', '--allow-env', 'src/main.ts'], build),
+  ];
+  const [node, bun, deno] = apps();
   return [
-    app('node', ['src/main.ts']),
+    node!,
     bare('node', ['baselines/node.ts'], 'bare node:http + ws'),
-    app('bun', ['src/main.ts']),
+    bun!,
     bare('bun', ['baselines/bun.ts'], 'bare Bun.serve'),
-    app('deno', ['run', '--allow-net', '--allow-env', 'src/main.ts']),
+    deno!,
     bare('deno', ['run', '--no-config', '--allow-net', '--allow-env', 'baselines/deno.ts'], 'bare Deno.serve'),
     {
       id: 'peer-socketio',
@@ -156,13 +165,14 @@ export function targetDefs(): TargetDef[] {
       unavailable: () => ensureCentrifugo(),
       version: () => `centrifugo ${CENTRIFUGO_VERSION} (${version('/usr/local/go/bin/go', ['version']).replace(/^go version /, '')})`,
     },
+    ...builds.flatMap((build) => apps(build)),
   ];
 }
 
 /** The targets the command line asks for (`--only` runtimes keep the peers; `--targets` ids). */
-export function selectTargets(options: { onlyRuntimes?: string[]; onlyTargets?: string[] }): TargetDef[] {
+export function selectTargets(options: { onlyRuntimes?: string[]; onlyTargets?: string[]; builds?: readonly { name: string; dir: string }[] }): TargetDef[] {
   const { onlyRuntimes, onlyTargets } = options;
-  return targetDefs().filter((d) => (!onlyRuntimes || onlyRuntimes.includes(d.runtime) || d.kind === 'peer') && (!onlyTargets || onlyTargets.includes(d.id)));
+  return targetDefs(options.builds).filter((d) => (!onlyRuntimes || onlyRuntimes.includes(d.runtime) || d.kind === 'peer') && (!onlyTargets || onlyTargets.includes(d.id)));
 }
 
 /** Why `def` cannot run in this run, or undefined (the quick profile never builds Centrifugo). */
