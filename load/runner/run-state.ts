@@ -127,6 +127,13 @@ export class RunState {
   // ---- the record ---------------------------------------------------------------------------
 
   measured(m: LoadMeasurement): void {
+    // A measurement with nothing to measure (a server that died: no event delivered) has NaN
+    // percentiles; kept, they would make the whole run's JSON fail its schema and lose its report.
+    const missing = Object.keys(m.figures).filter((key) => !Number.isFinite(m.figures[key]));
+    if (missing.length > 0) {
+      for (const key of missing) delete m.figures[key];
+      this.error(`${m.target} ${m.scenario} ${m.transport} #${m.repeat}: nothing measured for ${missing.join(', ')}`);
+    }
     this.run.measurements.push(m);
   }
 
