@@ -1,4 +1,4 @@
-import type { Envelope, ResetCode } from '@relaykit/contracts';
+import type { Envelope, PresenceChange, PresenceResponse, ResetCode } from '@relaykit/contracts';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { RelayKitError, errorFromResponse, minimumWaitMs } from './errors.js';
 import { openPoll } from './poll.js';
@@ -47,6 +47,8 @@ export interface ResetNotice {
 
 export interface ClientEvents<E extends EventMap = EventMap> {
   state: StateChange;
+  /** A join or a leave on a subscribed topic (with `presence: true`; WebSocket and SSE, not long polling). */
+  presence: PresenceChange;
   transport: TransportChange;
   reset: ResetNotice;
   event: RelayEvent<E>;
@@ -75,6 +77,11 @@ export interface ClientOptions {
   refreshLeadMs?: number;
   /** Topics to subscribe to from the start. */
   topics?: readonly string[];
+  /**
+   * Receive the joins and leaves of every subscribed topic as `presence` events (WebSocket and SSE;
+   * long polling reads `presence(topic)` only). Default false.
+   */
+  presence?: boolean;
   /** Use the platform's EventSource for SSE instead of fetch (browsers; see `eventTypes`). */
   nativeEventSource?: boolean;
   /** Event types the native EventSource listens to (besides those given to `onEvent`). */
@@ -306,6 +313,29 @@ export class RelayClient<E extends EventMap = EventMap> {
       const body = (await response.json()) as Partial<HistoryPage<E>>;
       if (!Array.isArray(body.events) || typeof body.position !== 'string') throw new RelayKitError('bad_response', 'history answer has no events or position');
       return body as HistoryPage<E>;
+    });
+  }
+
+  /**
+   * Who holds a topic now (`GET /v1/topics/:topic/presence`): its members, their count and the
+   * number of distinct users. Retried on the next URL like a publish.
+   */
+  async presence(topic: string): Promise<PresenceResponse> {
+    return this.retrying('presence not read', async (url) => {
+      const token = await this.token();
+      let response: Response;
+      try {
+        response = await this.fetchImpl(`${url}/v1/topics/${encodeURIComponent(topic)}/presence`, {
+          headers: authHeaders(token),
+          signal: AbortSignal.timeout(this.options.ackTimeoutMs ?? 5_000),
+        });
+      } catch (error) {
+        throw new RelayKitError('network', `presence failed: ${String((error as Error)?.message ?? error)}`);
+      }
+      if (!response.ok) throw await errorFromResponse(response);
+      const body = (await response.json()) as Partial<PresenceResponse>;
+      if (!Array.isArray(body.members) || typeof body.count !== 'number') throw new RelayKitError('bad_response', 'presence answer has no members or count');
+      return body as PresenceResponse;
     });
   }
 
@@ -545,6 +575,7 @@ export class RelayClient<E extends EventMap = EventMap> {
       fetch: this.fetchImpl,
       hooks,
       pollWaitS: this.options.pollWaitS ?? 25,
+      presence: this.options.presence ?? false,
       eventTypes: [...new Set([...(this.options.eventTypes ?? []), ...this.typeHandlers.keys()])],
       WebSocket: this.options.WebSocket ?? globalThis.WebSocket,
       EventSource: this.options.EventSource ?? globalThis.EventSource,
@@ -623,6 +654,9 @@ export class RelayClient<E extends EventMap = EventMap> {
         this.emit('event', event);
         for (const handler of [...(this.topicHandlers.get(envelope.topic) ?? [])]) this.safely(() => handler(event));
         for (const handler of [...(this.typeHandlers.get(envelope.type) ?? [])]) this.safely(() => handler(envelope.data as never, event));
+      },
+      presence: (change) => {
+        if (live() && this.topicsWanted.has(change.topic)) this.emit('presence', change);
       },
       reset: (reset: ResetInfo) => {
         if (!live()) return;

@@ -16,3 +16,4 @@ export { RelayKitError, type ClientErrorCode } from './errors.js';
 export type { BackoffOptions } from './backoff.js';
 export type { TransportOption } from './select.js';
 export type { TransportKind } from './transport.js';
+export type { PresenceChange, PresenceMember, PresenceResponse } from '@relaykit/contracts';

@@ -1,4 +1,4 @@
-import type { ResetCode, SseEndCode } from '@relaykit/contracts';
+import type { PresenceChange, ResetCode, SseEndCode } from '@relaykit/contracts';
 import { createParser } from 'eventsource-parser';
 import { RelayKitError, errorFromResponse } from './errors.js';
 import { type Transport, type TransportContext, authHeaders, isEnvelope } from './transport.js';
@@ -7,10 +7,11 @@ import { type Transport, type TransportContext, authHeaders, isEnvelope } from '
 export const OPEN_COMMENT = 'relaykit stream open';
 export const KEEPALIVE_COMMENT = 'keepalive';
 
-export function sseUrl(ctx: Pick<TransportContext, 'baseUrl' | 'topics' | 'resume'>, token?: string): string {
+export function sseUrl(ctx: Pick<TransportContext, 'baseUrl' | 'topics' | 'resume' | 'presence'>, token?: string): string {
   const params = new URLSearchParams();
   for (const topic of ctx.topics) params.append('topic', topic);
   if (ctx.resume.lastId !== undefined) params.set('lastEventId', ctx.resume.lastId);
+  if (ctx.presence) params.set('presence', '1');
   if (token) params.set('token', token);
   return `${ctx.baseUrl}/v1/events?${params}`;
 }
@@ -43,6 +44,10 @@ function handleMessage(ctx: TransportContext, event: string | undefined, id: str
   if (event === 'reset') {
     const reset = parsed as { code?: ResetCode; topics?: string[] };
     ctx.hooks.reset({ code: reset.code ?? 'history_unavailable', topics: reset.topics ?? [], position: id });
+    return;
+  }
+  if (event === 'presence') {
+    ctx.hooks.presence(parsed as PresenceChange);
     return;
   }
   if (!isEnvelope(parsed)) {
@@ -147,7 +152,7 @@ export function openEventSource(ctx: TransportContext): Transport {
     handleMessage(ctx, message.type, message.lastEventId || undefined, message.data);
   };
   source.addEventListener('open', () => ctx.hooks.open({}));
-  for (const type of new Set(['reset', 'message', ...ctx.eventTypes])) source.addEventListener(type, listener);
+  for (const type of new Set(['reset', 'message', 'presence', ...ctx.eventTypes])) source.addEventListener(type, listener);
   source.addEventListener('error', (event) => {
     if (done) return;
     done = true;

@@ -1,4 +1,4 @@
-import type { Envelope, ResetCode } from '@relaykit/contracts';
+import type { Envelope, PresenceChange, ResetCode } from '@relaykit/contracts';
 import type { RelayKitError } from './errors.js';
 import type { ResumeState } from './resume.js';
 
@@ -16,6 +16,8 @@ export interface TransportHooks {
   /** The stream is proven to work (SSE open comment, WebSocket welcome, first poll answers). */
   open(info: { heartbeatMs?: number | undefined; server?: string | undefined }): void;
   event(envelope: Envelope): void;
+  /** A join or a leave (WebSocket and SSE, when the context asks for presence). */
+  presence(change: PresenceChange): void;
   reset(reset: ResetInfo): void;
   /** Anything arrived (keepalive comment, pong, frame): the connection is alive. */
   activity(): void;
@@ -41,6 +43,8 @@ export interface TransportContext {
   hooks: TransportHooks;
   /** Long-poll wait in seconds. */
   pollWaitS: number;
+  /** Ask for the topics' joins and leaves (WebSocket subscribe `presence: true`, SSE `presence=1`). */
+  presence: boolean;
   /** Used by the native EventSource mode, which must name each event type it listens to. */
   eventTypes: readonly string[];
   WebSocket: typeof WebSocket | undefined;

@@ -61,13 +61,16 @@ export function openWs(ctx: TransportContext): Transport {
         pinger = setInterval(() => send({ type: 'ping' }), frame.heartbeatMs);
         if (ctx.topics.length > 0) {
           const lastEventId = ctx.resume.lastId;
-          send(lastEventId === undefined ? { type: 'subscribe', topics: ctx.topics } : { type: 'subscribe', topics: ctx.topics, lastEventId });
+          send({ type: 'subscribe', topics: ctx.topics, ...(lastEventId === undefined ? {} : { lastEventId }), ...(ctx.presence ? { presence: true } : {}) });
         }
         ctx.hooks.open({ heartbeatMs: frame.heartbeatMs, server: frame.server });
         return;
       }
       case 'event':
         ctx.hooks.event(frame.event);
+        return;
+      case 'presence':
+        ctx.hooks.presence({ topic: frame.topic, action: frame.action, member: frame.member });
         return;
       case 'reset':
         ctx.hooks.reset({ code: frame.code, topics: frame.topics, position: frame.position });
@@ -114,7 +117,7 @@ export function openWs(ctx: TransportContext): Transport {
     kind: 'ws',
     update(added, removed) {
       if (!welcomed) return true; // the welcome handler subscribes to ctx.topics
-      if (added.length > 0) send({ type: 'subscribe', topics: added });
+      if (added.length > 0) send({ type: 'subscribe', topics: added, ...(ctx.presence ? { presence: true } : {}) });
       if (removed.length > 0) send({ type: 'unsubscribe', topics: removed });
       return true;
     },

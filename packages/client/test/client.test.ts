@@ -315,7 +315,7 @@ describe('native EventSource', () => {
     await until(() => c.state === 'open');
     const first = FakeEventSource.last!;
     expect(first.url).toBe('http://relay.test/v1/events?topic=t&token=tok');
-    expect([...first.listeners.keys()]).toEqual(['open', 'reset', 'message', 'x', 'error']);
+    expect([...first.listeners.keys()]).toEqual(['open', 'reset', 'message', 'presence', 'x', 'error']);
     first.emit('x', { data: JSON.stringify(envelope('e-1')), lastEventId: 'e-1' });
     first.emit('error', {});
     expect(first.closed).toBe(true);

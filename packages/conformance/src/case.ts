@@ -24,6 +24,7 @@ export const SECTIONS = {
   '11': '11-limits',
   '12': '12-health-metrics-shutdown',
   '13': '13-configuration',
+  '14': '14-presence',
 } as const;
 
 export type Section = keyof typeof SECTIONS;

@@ -16,6 +16,7 @@ import limits from './cases/limits.ts';
 import metrics from './cases/metrics.ts';
 import origin from './cases/origin.ts';
 import poll from './cases/poll.ts';
+import presence from './cases/presence.ts';
 import rate from './cases/rate.ts';
 import resume from './cases/resume.ts';
 import sse from './cases/sse.ts';
@@ -27,7 +28,7 @@ export type { Area, Case, CaseContext, CaseDef, Level, Section } from './case.ts
 export type { Target } from './harness/target.ts';
 
 /** Every area, in the order the suite runs them (vitest runs the files alphabetically). */
-export const areas: readonly Area[] = [auth, badInput, cross, history, http, lifecycle, limits, metrics, origin, poll, rate, resume, sse, ws];
+export const areas: readonly Area[] = [auth, badInput, cross, history, http, lifecycle, limits, metrics, origin, poll, presence, rate, resume, sse, ws];
 
 /**
  * Every case, area by area in file order. With `options`, the harness is pointed at that server

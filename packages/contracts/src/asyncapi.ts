@@ -3,6 +3,7 @@ import { Envelope } from './envelope.js';
 import { ErrorBody } from './errors.js';
 import { ClientFrame, PROTOCOL_VERSION, ServerFrame } from './frames.js';
 import { HistoryResponse, PollResponse, PublishRequest, PublishResponse, ResetSignal } from './http.js';
+import { PresenceChange, PresenceResponse } from './presence.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 
@@ -22,10 +23,11 @@ export function buildAsyncApi(): Record<string, unknown> {
         address: '/v1/events',
         title: 'Server-Sent Events stream',
         description:
-          'GET with repeated `topic` query parameters. Each SSE event has `id:` the envelope id, `event:` its type and `data:` the envelope as one-line JSON. `event: reset` carries the cannot-resume signal.',
+          'GET with repeated `topic` query parameters. Each SSE event has `id:` the envelope id, `event:` its type and `data:` the envelope as one-line JSON. `event: reset` carries the cannot-resume signal; with `presence=1`, `event: presence` (no `id:`) a join or a leave.',
         messages: {
           envelope: { $ref: '#/components/messages/envelope' },
           reset: { $ref: '#/components/messages/reset' },
+          presence: { $ref: '#/components/messages/presenceChange' },
         },
       },
       ws: {
@@ -45,6 +47,16 @@ export function buildAsyncApi(): Record<string, unknown> {
           publishRequest: { $ref: '#/components/messages/publishRequest' },
           publishResponse: { $ref: '#/components/messages/publishResponse' },
           pollResponse: { $ref: '#/components/messages/pollResponse' },
+          error: { $ref: '#/components/messages/error' },
+        },
+      },
+      topicPresence: {
+        address: '/v1/topics/{topic}/presence',
+        title: 'Presence (GET)',
+        description: 'Who holds one topic: its SSE and WebSocket members, their count and the number of distinct users.',
+        parameters: { topic: { description: 'Topic name' } },
+        messages: {
+          presenceResponse: { $ref: '#/components/messages/presenceResponse' },
           error: { $ref: '#/components/messages/error' },
         },
       },
@@ -75,6 +87,8 @@ export function buildAsyncApi(): Record<string, unknown> {
         publishResponse: { name: 'publishResponse', payload: schema(PublishResponse) },
         pollResponse: { name: 'pollResponse', payload: schema(PollResponse) },
         historyResponse: { name: 'historyResponse', payload: schema(HistoryResponse) },
+        presenceResponse: { name: 'presenceResponse', payload: schema(PresenceResponse) },
+        presenceChange: { name: 'presenceChange', payload: schema(PresenceChange) },
         error: { name: 'error', payload: schema(ErrorBody) },
       },
     },

@@ -1,4 +1,5 @@
 import type { Envelope, EventInput } from './envelope.js';
+import type { PresenceMember } from './presence.js';
 import type { EncodedEvent } from './transport.js';
 
 export interface PublishInput extends EventInput {
@@ -44,6 +45,25 @@ export interface HistoryStats {
   bytes: number;
 }
 
+/** A join or a leave as a presence store reports it, with the topic's member count after it. */
+export type PresenceListener = (topic: string, action: 'join' | 'leave', member: PresenceMember, count: number) => void;
+
+/**
+ * Who holds each topic, for this process (in memory) or for the whole cluster (Redis). Members are
+ * added and removed by the process that holds the connection; every process that watches a topic
+ * hears its joins and leaves, its own included, once each.
+ */
+export interface PresenceStore {
+  add(topic: string, member: PresenceMember): Promise<void>;
+  remove(topic: string, connectionId: string): Promise<void>;
+  /** The topic's live members, oldest first. */
+  members(topic: string): Promise<PresenceMember[]>;
+  /** Start hearing a topic's joins and leaves (idempotent per topic). */
+  watch(topic: string): Promise<void>;
+  unwatch(topic: string): Promise<void>;
+  setListener(listener: PresenceListener): void;
+}
+
 /**
  * Where events get their ids, their history and their way to every server process. All methods
  * are asynchronous so that a networked broker (Redis) fits the same shape as the in-memory one.
@@ -82,6 +102,8 @@ export interface Broker {
   connect?(): Promise<void>;
   /** Whether the broker is reachable now (absent: always, as in memory); /healthz reports it. */
   available?(): boolean;
+  /** Presence: who holds each topic, as far as this broker reaches (one process, or the cluster). */
+  readonly presence: PresenceStore;
   /** Sets the single listener; the hub owns it. */
   setListener(listener: BrokerListener): void;
   close(): Promise<void>;

@@ -75,6 +75,7 @@ export const ConfigEnv = z.object({
   HISTORY_SIZE: int(0, 1_000_000, 1000).describe('Events kept per topic for replay'),
   MAX_MESSAGE_BYTES: int(256, 16 * 1024 * 1024, 65_536).describe('Largest WebSocket frame or HTTP body accepted'),
   MAX_TOPICS_PER_CONNECTION: int(1, 10_000, 100).describe('Topics one connection may hold'),
+  PRESENCE_MAX_MEMBERS: int(0, 1_000_000, 1000).describe('Above this many members of a topic, presence keeps only counts and join/leave stop'),
   MAX_CONNECTIONS: int(0, 10_000_000, 0).describe('Open SSE + WebSocket connections per process; 0 = unlimited'),
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024, 4 * 1024 * 1024).describe(
     'Unsent bytes one connection may queue before it is closed as a slow consumer',
@@ -196,6 +197,7 @@ export const Config = ConfigEnv.superRefine((env, ctx) => {
   historySize: env.HISTORY_SIZE,
   maxMessageBytes: env.MAX_MESSAGE_BYTES,
   maxTopicsPerConnection: env.MAX_TOPICS_PER_CONNECTION,
+  presenceMaxMembers: env.PRESENCE_MAX_MEMBERS,
   maxConnections: env.MAX_CONNECTIONS,
   maxBufferedBytes: env.MAX_BUFFERED_BYTES,
   sseRetryMs: env.SSE_RETRY_MS,

@@ -3,6 +3,7 @@ import { Envelope, EventInput } from './envelope.js';
 import { ErrorCode, ResetCode } from './errors.js';
 import { EventId } from './event-id.js';
 import { IdempotencyKey, TopicName } from './names.js';
+import { PresenceChange, PresenceResponse } from './presence.js';
 
 /** Client-chosen correlation id echoed in `ack` and `error`. */
 export const Ref = z.union([z.string().max(128), z.number()]).describe('Client correlation id');
@@ -11,7 +12,13 @@ const Topics = z.array(TopicName).min(1);
 // ---- client -> server -------------------------------------------------------------------------
 
 export const SubscribeFrame = z
-  .object({ type: z.literal('subscribe'), topics: Topics, lastEventId: EventId.optional(), ref: Ref.optional() })
+  .object({
+    type: z.literal('subscribe'),
+    topics: Topics,
+    lastEventId: EventId.optional(),
+    presence: z.boolean().optional().describe('true: join and leave of these topics as `presence` frames'),
+    ref: Ref.optional(),
+  })
   .strict();
 export const UnsubscribeFrame = z
   .object({ type: z.literal('unsubscribe'), topics: Topics, ref: Ref.optional() })
@@ -31,16 +38,20 @@ export const RefreshFrame = z
   .object({ type: z.literal('refresh'), token: z.string().min(1).max(16_384), ref: Ref.optional() })
   .strict();
 
+/** Asks who holds a topic; answered by a `presence_state` frame (needs the subscribe grant). */
+export const PresenceRequestFrame = z.object({ type: z.literal('presence'), topic: TopicName, ref: Ref.optional() }).strict();
+
 export const ClientFrame = z
-  .discriminatedUnion('type', [SubscribeFrame, UnsubscribeFrame, PublishFrame, PingFrame, RefreshFrame])
+  .discriminatedUnion('type', [SubscribeFrame, UnsubscribeFrame, PublishFrame, PingFrame, RefreshFrame, PresenceRequestFrame])
   .describe('WebSocket frame sent by a client');
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type SubscribeFrame = z.infer<typeof SubscribeFrame>;
 export type UnsubscribeFrame = z.infer<typeof UnsubscribeFrame>;
 export type PublishFrame = z.infer<typeof PublishFrame>;
 export type RefreshFrame = z.infer<typeof RefreshFrame>;
+export type PresenceRequestFrame = z.infer<typeof PresenceRequestFrame>;
 
-export const CLIENT_FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'ping', 'refresh'] as const;
+export const CLIENT_FRAME_TYPES = ['subscribe', 'unsubscribe', 'publish', 'ping', 'refresh', 'presence'] as const;
 
 // ---- server -> client -------------------------------------------------------------------------
 
@@ -91,8 +102,15 @@ export const ResetFrame = z
   })
   .strict();
 
+/** A join or a leave on a topic subscribed with `presence: true`. */
+export const PresenceFrame = PresenceChange.extend({ type: z.literal('presence') }).strict();
+/** The answer to a `presence` request frame: what `GET /v1/topics/:topic/presence` answers. */
+export const PresenceStateFrame = PresenceResponse.extend({ type: z.literal('presence_state'), ref: Ref.optional() }).strict();
+
 export const ServerFrame = z
   .discriminatedUnion('type', [
+    PresenceFrame,
+    PresenceStateFrame,
     WelcomeFrame,
     SubscribedFrame,
     UnsubscribedFrame,
@@ -110,3 +128,5 @@ export type ResetFrame = z.infer<typeof ResetFrame>;
 export type ErrorFrame = z.infer<typeof ErrorFrame>;
 export type AckFrame = z.infer<typeof AckFrame>;
 export type RefreshedFrame = z.infer<typeof RefreshedFrame>;
+export type PresenceFrame = z.infer<typeof PresenceFrame>;
+export type PresenceStateFrame = z.infer<typeof PresenceStateFrame>;

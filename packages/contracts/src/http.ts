@@ -53,7 +53,14 @@ export type HistoryResponse = z.infer<typeof HistoryResponse>;
 const token = z.string().optional().describe('A bearer token, for clients that cannot send headers (PROTOCOL.md 10)');
 
 /** `GET /v1/events`: `topic` repeated once per topic. */
-export const SseQuery = z.object({ topic: z.array(z.string()), lastEventId: z.string().optional(), token }).strict();
+export const SseQuery = z
+  .object({
+    topic: z.array(z.string()),
+    lastEventId: z.string().optional(),
+    presence: z.enum(['0', '1']).optional().describe('1: join and leave of the topics as `event: presence`'),
+    token,
+  })
+  .strict();
 /** `GET /v1/ws` (the upgrade). */
 export const WsQuery = z.object({ token }).strict();
 /** `POST /v1/topics/:topic/events`. */
@@ -74,11 +81,13 @@ export const HistoryQuery = z
     token,
   })
   .strict();
+/** `GET /v1/topics/:topic/presence`. */
+export const PresenceQuery = z.object({ token }).strict();
 /** `/healthz` and `/metrics` take no parameters. */
 export const NoQuery = z.object({}).strict();
 
 /** The query schemas whose names are each endpoint's closed set. */
-export type QuerySchema = typeof SseQuery | typeof WsQuery | typeof PublishQuery | typeof PollQuery | typeof HistoryQuery | typeof NoQuery;
+export type QuerySchema = typeof SseQuery | typeof WsQuery | typeof PublishQuery | typeof PollQuery | typeof HistoryQuery | typeof PresenceQuery | typeof NoQuery;
 
 /** The first query parameter name `schema` does not take, if any. */
 export function unknownQueryParam(params: URLSearchParams, schema: QuerySchema): string | undefined {

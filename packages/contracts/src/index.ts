@@ -4,6 +4,7 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './http.js';
+export * from './presence.js';
 export * from './config.js';
 export * from './rate-limits.js';
 export * from './sse.js';

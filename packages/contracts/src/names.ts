@@ -12,7 +12,7 @@ export const TopicName = z
   .describe('Topic name: 1-128 characters of A-Z a-z 0-9 _ . : -, not "." or ".."');
 
 /** Event types that the protocol itself uses on the SSE stream; applications may not publish them. */
-export const RESERVED_EVENT_TYPES = ['reset', 'message', 'error'] as const;
+export const RESERVED_EVENT_TYPES = ['reset', 'message', 'error', 'presence'] as const;
 
 /**
  * Event types become the SSE `event:` field, so CR and LF must never reach them; the charset
@@ -24,7 +24,7 @@ export const EventType = z
   .refine((t) => !(RESERVED_EVENT_TYPES as readonly string[]).includes(t), {
     message: `event type must not be one of the reserved types: ${RESERVED_EVENT_TYPES.join(', ')}`,
   })
-  .describe('Application event type (SSE `event:` field); reserved: reset, message, error');
+  .describe('Application event type (SSE `event:` field); reserved: reset, message, error, presence');
 
 /** Idempotency key of a publish: a retry with the same key returns the original id. */
 export const IdempotencyKey = z.string().min(1).max(128).describe('Publish idempotency key');

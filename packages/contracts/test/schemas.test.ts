@@ -52,6 +52,7 @@ describe('config', () => {
         historySize: 1000,
         maxMessageBytes: 65536,
         maxTopicsPerConnection: 100,
+        presenceMaxMembers: 1000,
         maxConnections: 0,
         maxBufferedBytes: 4 * 1024 * 1024,
         sseRetryMs: 2000,

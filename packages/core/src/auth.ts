@@ -17,8 +17,8 @@ export interface AuthRequest {
    * without an Origin or from a same-origin or listed one; from any other, `header('cookie')` is null too).
    */
   token: string | undefined;
-  /** 'history': a read of `GET /v1/topics/:topic/history`. */
-  transport: ConnectionTransport | 'publish' | 'history';
+  /** 'history', 'presence': a read of `GET /v1/topics/:topic/history` or `/presence`. */
+  transport: ConnectionTransport | 'publish' | 'history' | 'presence';
   url: URL;
   header(name: string): string | null;
 }
@@ -35,6 +35,11 @@ export interface AuthHooks {
 }
 
 const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous' });
+
+/** True for the principal of allowAll (no auth configured): it names no user. */
+export function isAnonymous(principal: Principal): boolean {
+  return principal === ANONYMOUS;
+}
 
 export const allowAll: AuthHooks = {
   authenticate: () => ANONYMOUS,

@@ -1,4 +1,4 @@
-import { HISTORY_DEFAULT_LIMIT, type HealthResponse, HistoryQuery, type HistoryResponse, NoQuery, PollQuery, PublishQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
+import { HISTORY_DEFAULT_LIMIT, type HealthResponse, HistoryQuery, type HistoryResponse, NoQuery, PresenceQuery, PollQuery, PublishQuery, type PublishResponse, PublishRequest } from '@relaykit/contracts';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Principal } from './auth.js';
@@ -11,7 +11,7 @@ import { nestsDeeperThan } from './json-depth.js';
 import { PollWaiter } from './poll.js';
 import type { OriginPolicy } from './origin.js';
 import { readBody, receivedBody } from './read-body.js';
-import { SSE_PATH, TOPIC_EVENTS_PATH, TOPIC_HISTORY_PATH, WS_PATH } from './routes.js';
+import { SSE_PATH, TOPIC_EVENTS_PATH, TOPIC_HISTORY_PATH, TOPIC_PRESENCE_PATH, WS_PATH } from './routes.js';
 import type { SessionHost } from './session-host.js';
 import { checkQuery, checkTopic, codeForIssues, describeIssues, rawJson } from './validate.js';
 
@@ -23,7 +23,7 @@ export interface HttpHost extends SessionHost {
   readonly demo: DemoAssets | undefined;
   readonly shuttingDown: boolean;
   readonly origins: OriginPolicy;
-  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll' | 'history'): Promise<Principal>;
+  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll' | 'history' | 'presence'): Promise<Principal>;
   checkConnectionLimit(): void;
   /** Takes one unit of a per-IP limit for the request's client; throws rate_limited when there is none. */
   limitClient(kind: ClientLimitKind, request: HandshakeRequest): void;
@@ -81,6 +81,8 @@ export function createHttpApp(host: HttpHost): HttpApp {
   app.all(TOPIC_EVENTS_PATH, methodNotAllowed('GET, POST'));
   app.get(TOPIC_HISTORY_PATH, (c) => history(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.peer));
   app.all(TOPIC_HISTORY_PATH, methodNotAllowed('GET'));
+  app.get(TOPIC_PRESENCE_PATH, (c) => presence(host, c.req.raw, checkTopic(c.req.param('topic')), c.env?.peer));
+  app.all(TOPIC_PRESENCE_PATH, methodNotAllowed('GET'));
   app.get('/healthz', (c) => {
     checkQuery(new URL(c.req.url).searchParams, NoQuery);
     const brokerOk = host.hub.broker.available?.() ?? true;
@@ -195,4 +197,15 @@ async function history(host: HttpHost, request: Request, topic: string, peer: st
   const answer: HistoryResponse = { events: page.events, position: page.position };
   if (page.reset) answer.reset = { code: 'history_unavailable', topics: [topic] };
   return json(answer, 200, { 'cache-control': 'no-store' });
+}
+
+async function presence(host: HttpHost, request: Request, topic: string, peer: string | undefined): Promise<Response> {
+  const handshake = handshakeOf(request, undefined, peer);
+  // A read that costs a broker call (on Redis), counted as a poll is.
+  host.limitClient('connect', handshake);
+  checkQuery(handshake.url.searchParams, PresenceQuery);
+  const principal = await host.authenticate(handshake, 'presence');
+  if (!(await host.auth.canSubscribe(principal, topic))) throw new RelayError('forbidden', `not allowed to subscribe to ${topic}`);
+  if (host.shuttingDown) throw new RelayError('shutting_down', 'server is shutting down');
+  return json(await host.presence.read(topic), 200, { 'cache-control': 'no-store' });
 }

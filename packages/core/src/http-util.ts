@@ -10,20 +10,22 @@ export const PUBLIC_CORS_HEADERS: Readonly<Record<string, string>> = Object.free
 export const CORS_OPTIONS = {
   allowMethods: ['GET', 'POST', 'OPTIONS'],
   allowHeaders: ['authorization', 'content-type', 'last-event-id'],
-  // A browser client on another origin must see how long a 429 asks it to wait.
-  exposeHeaders: ['retry-after'],
+  // A browser client on another origin must see how long a 429 asks it to wait, and which
+  // connection its SSE stream is in presence.
+  exposeHeaders: ['retry-after', 'relaykit-connection-id'],
   maxAge: 600,
 } as const;
+
+/** What a cross-origin reader may see beyond the simple headers: how long a 429 or a 503 asks it to wait. */
+export const EXPOSED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'access-control-expose-headers': CORS_OPTIONS.exposeHeaders.join(', ') });
 
 /**
  * Headers of an SSE stream on a public server. EventSource's GET is a CORS simple request, so the
  * stream itself needs only the origin grant; preflights (fetch readers sending Authorization) are
  * answered by OPTIONS.
  */
-export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, ...PUBLIC_CORS_HEADERS };
+export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = { ...SSE_HEADERS, ...PUBLIC_CORS_HEADERS, ...EXPOSED_HEADERS };
 
-/** What a cross-origin reader may see beyond the simple headers: how long a 429 or a 503 asks it to wait. */
-export const EXPOSED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'access-control-expose-headers': CORS_OPTIONS.exposeHeaders.join(', ') });
 
 /**
  * A JSON answer, with the public grant; `headers` are plain, which node-edge writes as they are.

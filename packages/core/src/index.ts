@@ -4,6 +4,7 @@ export { type Route, SSE_PATH, WS_PATH } from './routes.js';
 export { type HandshakeRequest, type HeaderRecord, handshakeOf, handshakeOfHeaders } from './handshake.js';
 export { RelayError, errorResponse } from './errors.js';
 export { SSE_RESPONSE_HEADERS, json } from './http-util.js';
+export { CONNECTION_ID_HEADER } from './sse-session.js';
 export { type Logger, type LogFields, jsonLogger } from './log.js';
 export { shutdownOnce, type ShutdownPlan } from './shutdown.js';
 export { superviseWorkers, type WorkerPlan, type WorkerProcess, WORKER_ENV } from './workers.js';

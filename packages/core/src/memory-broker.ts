@@ -16,6 +16,7 @@ import {
 } from '@relaykit/contracts';
 import { HistoryStore, type HistoryLimits } from './history-store.js';
 import { IdempotencyKeys } from './idempotency.js';
+import { MemoryPresence } from './memory-presence.js';
 import type { HistoryEntry } from './topic-history.js';
 
 export interface MemoryBrokerOptions extends Partial<Omit<HistoryLimits, 'historySize'>> {
@@ -35,6 +36,7 @@ export interface MemoryBrokerOptions extends Partial<Omit<HistoryLimits, 'histor
  */
 export class MemoryBroker implements Broker {
   readonly epoch: string;
+  readonly presence = new MemoryPresence();
   private seq = 0;
   private readonly histories: HistoryStore;
   private readonly keys: IdempotencyKeys;

@@ -15,7 +15,17 @@ import {
   type RedisSentinelConfig,
 } from '@relaykit/contracts';
 import { ErrorReply, createClient } from 'redis';
-import { HISTORY_LUA, META_LUA, PUBLISH_LUA, REPLAY_LUA } from './redis/scripts.js';
+import { RedisPresence } from './redis/presence.js';
+import {
+  HISTORY_LUA,
+  META_LUA,
+  PRESENCE_ADD_LUA,
+  PRESENCE_MEMBERS_LUA,
+  PRESENCE_REFRESH_LUA,
+  PRESENCE_REMOVE_LUA,
+  PUBLISH_LUA,
+  REPLAY_LUA,
+} from './redis/scripts.js';
 import { SentinelLocator } from './redis/sentinel.js';
 
 export interface RedisBrokerOptions {
@@ -38,6 +48,8 @@ export interface RedisBrokerOptions {
   keyPrefix?: string;
   /** Subscriber liveness PING and position/stats refresh period; default 5,000. */
   pingIntervalMs?: number;
+  /** How often this process pushes its presence members' expiry ahead (HEARTBEAT_MS); they expire after twice it. Default 15,000. */
+  presenceRefreshMs?: number;
   /**
    * Called with the watched topics whose live stream has a hole that the streams can no longer
    * fill (after a subscriber reconnect: trimmed or dropped past the last delivered event, or a new
@@ -96,6 +108,18 @@ interface Snapshot {
   topics: { reset: boolean; frames: string[] }[];
 }
 
+const SCRIPTS = {
+  publish: PUBLISH_LUA,
+  replay: REPLAY_LUA,
+  meta: META_LUA,
+  history: HISTORY_LUA,
+  presenceAdd: PRESENCE_ADD_LUA,
+  presenceRemove: PRESENCE_REMOVE_LUA,
+  presenceRefresh: PRESENCE_REFRESH_LUA,
+  presenceMembers: PRESENCE_MEMBERS_LUA,
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+
 /** Server errors that mean "not now" rather than a bug in a script or a call. */
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS)/;
 
@@ -151,7 +175,10 @@ export class RedisBroker implements Broker {
   private histories = 0;
   private stalled = false;
   private closed = false;
-  private scripts: { publish: Script; replay: Script; meta: Script; history: Script } | undefined;
+  private scripts: Record<ScriptName, Script> | undefined;
+  readonly presence: RedisPresence;
+  /** Presence channels subscribed, with their listeners: subscribed again on every new subscriber connection. */
+  private readonly presenceChannels = new Map<string, (message: string) => void>();
   private readonly opts: Required<Omit<RedisBrokerOptions, 'onGap' | 'url' | 'sentinel'>> & Pick<RedisBrokerOptions, 'onGap' | 'url' | 'sentinel'>;
   private readonly k: { meta: string; idx: string; gone: string; stream: string; channel: string; key: string };
 
@@ -163,10 +190,21 @@ export class RedisBroker implements Broker {
       commandTimeoutMs: 2_000,
       keyPrefix: 'relaykit:',
       pingIntervalMs: 5_000,
+      presenceRefreshMs: 15_000,
       now: Date.now,
       ...options,
     };
     const p = this.opts.keyPrefix;
+    const cap = (name: string) => `presence${name[0]!.toUpperCase()}${name.slice(1)}` as ScriptName;
+    this.presence = new RedisPresence(
+      {
+        run: (script, keys, args) => this.evalScript(this.scripts?.[cap(script)], keys, args),
+        subscribe: (channel, listener) => this.subscribeChannel(channel, listener),
+        unsubscribe: (channel, listener) => this.unsubscribeChannel(channel, listener),
+      },
+      p,
+      this.opts.presenceRefreshMs,
+    );
     this.k = { meta: `${p}meta`, idx: `${p}idx`, gone: `${p}gone`, stream: `${p}s:`, channel: `${p}c:`, key: `${p}i:` };
     // Until Redis answers, a provisional epoch: ids of it are reset later, never misread.
     this.epoch = newEpoch(this.opts.now());
@@ -193,10 +231,8 @@ export class RedisBroker implements Broker {
   /** Connects, starts the subscriber, reads the epoch. Rejects after commandTimeoutMs if Redis is
    *  unreachable, but keeps trying in the background: the broker works once Redis is back. */
   async connect(): Promise<void> {
-    const [publish, replay, meta, history] = await Promise.all(
-      [PUBLISH_LUA, REPLAY_LUA, META_LUA, HISTORY_LUA].map(async (body) => ({ body, sha: await sha1(body) })),
-    );
-    this.scripts = { publish: publish!, replay: replay!, meta: meta!, history: history! };
+    const entries = await Promise.all(Object.entries(SCRIPTS).map(async ([name, body]) => [name, { body, sha: await sha1(body) }] as const));
+    this.scripts = Object.fromEntries(entries) as Record<ScriptName, Script>;
     if (this.locator) this.startMain();
     else this.main!.connect().catch(() => {});
     this.tickTimer = setInterval(() => void this.tick(), this.opts.pingIntervalMs);
@@ -324,6 +360,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     this.closed = true;
     this.listener = () => {};
+    this.presence.close();
     clearInterval(this.tickTimer);
     clearTimeout(this.subTimer);
     clearTimeout(this.mainTimer);
@@ -587,6 +624,22 @@ export class RedisBroker implements Broker {
     this.refill(sub, topics).catch(() => this.subscriberLost(sub));
   }
 
+  // --- presence channels --------------------------------------------------------------------
+
+  /** Subscribes a presence channel on the subscriber connection (and on every later one). */
+  private async subscribeChannel(channel: string, listener: (message: string) => void): Promise<void> {
+    this.presenceChannels.set(channel, listener);
+    const sub = await this.within(this.untilLive(), 'SUBSCRIBE');
+    await this.within(sub.client.subscribe(channel, listener), 'SUBSCRIBE');
+  }
+
+  private async unsubscribeChannel(channel: string, listener: (message: string) => void): Promise<void> {
+    if (this.presenceChannels.get(channel) === listener) this.presenceChannels.delete(channel);
+    const sub = this.sub;
+    if (!sub || !this.live) return;
+    await this.within(sub.client.unsubscribe(channel, listener), 'UNSUBSCRIBE').catch(() => {});
+  }
+
   // --- live delivery ------------------------------------------------------------------------
 
   private serial(topic: string, op: () => Promise<void>): Promise<void> {
@@ -678,6 +731,7 @@ export class RedisBroker implements Broker {
       }
       const topics = [...this.watched].filter(([, w]) => !w.arming).map(([t]) => t);
       if (topics.length > 0) await this.within(client.subscribe(topics.map((t) => this.k.channel + t), sub.listener), 'SUBSCRIBE');
+      for (const [channel, listener] of this.presenceChannels) await this.within(client.subscribe(channel, listener), 'SUBSCRIBE');
       await this.refill(sub, topics);
     })().catch(lost);
   }

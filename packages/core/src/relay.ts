@@ -1,5 +1,5 @@
 import { type Broker, type Config, type Fanout, type PublishInput, type PublishResult, SseQuery, WsQuery, listeningLine } from '@relaykit/contracts';
-import { type AuthHooks, type Principal, allowAll, tokenFrom } from './auth.js';
+import { type AuthHooks, type Principal, allowAll, isAnonymous, tokenFrom } from './auth.js';
 import { TrustedProxies, clientKey } from './client-address.js';
 import { type ClientLimitKind, ClientLimits } from './client-limits.js';
 import { RelayError, asRelayError, errorResponse, rateLimitedError } from './errors.js';
@@ -13,6 +13,7 @@ import { MemoryBroker } from './memory-broker.js';
 import { OriginPolicy } from './origin.js';
 import { Metrics } from './metrics.js';
 import type { PollWaiter } from './poll.js';
+import { PresenceHub } from './presence-hub.js';
 import { RedisBroker } from './redis-broker.js';
 import { type Route, WS_PATH, routeOf } from './routes.js';
 import type { Session } from './session-host.js';
@@ -45,6 +46,7 @@ export class Relay implements HttpHost {
   readonly serverName: string;
   readonly broker: Broker;
   readonly hub: Hub<TopicHolder>;
+  readonly presence: PresenceHub;
   readonly metrics: Metrics;
   readonly auth: AuthHooks;
   /** ALLOWED_ORIGINS: which pages may use the server and ride the token cookie. */
@@ -77,6 +79,7 @@ export class Relay implements HttpHost {
     this.broker = options.broker ?? this.brokerFor(config);
     this.metrics = new Metrics(() => this.hub.topicCount, () => this.broker.historyStats());
     this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics, config.maxBufferedBytes);
+    this.presence = new PresenceHub(this.broker.presence, config.presenceMaxMembers, (error) => this.log.warn('presence update failed', { error }));
     const jwt = config.auth;
     this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, jwksUrl: jwt.jwksUrl, issuer: jwt.issuer, audience: jwt.audience, requireExp: jwt.requireExp }) : allowAll);
     this.origins = new OriginPolicy(config.allowedOrigins);
@@ -92,7 +95,7 @@ export class Relay implements HttpHost {
     if (!config.redis) {
       return new MemoryBroker({ ...limits, maxBytes: config.historyMaxBytes, idempotencyMaxKeys: config.idempotencyMaxKeys });
     }
-    return new RedisBroker({ ...limits, ...config.redis, onGap: (topics) => this.resumeRequired(topics) });
+    return new RedisBroker({ ...limits, ...config.redis, presenceRefreshMs: config.heartbeatMs, onGap: (topics) => this.resumeRequired(topics) });
   }
 
   /**
@@ -150,7 +153,7 @@ export class Relay implements HttpHost {
   }
 
   /** Authenticates a request of any transport; throws 401 as a RelayError. */
-  private async principalOf(request: HandshakeRequest, transport: 'sse' | 'ws' | 'publish' | 'poll' | 'history'): Promise<Principal> {
+  private async principalOf(request: HandshakeRequest, transport: 'sse' | 'ws' | 'publish' | 'poll' | 'history' | 'presence'): Promise<Principal> {
     // A foreign page's request carries the user's cookie too: it is then as good as absent.
     const cookie = this.origins.cookieHonoured(request);
     const header = cookie ? request.header : (name: string) => (name === 'cookie' ? null : request.header(name));
@@ -168,7 +171,7 @@ export class Relay implements HttpHost {
     return this.principalOf({ url, peer: undefined, header: (name) => (name === 'authorization' ? authorization : null) }, 'ws');
   }
 
-  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll' | 'history'): Promise<Principal> {
+  authenticate(request: HandshakeRequest, transport: 'publish' | 'poll' | 'history' | 'presence'): Promise<Principal> {
     return this.principalOf(request, transport);
   }
 
@@ -218,14 +221,29 @@ export class Relay implements HttpHost {
     // The header wins over the query parameter: EventSource sets it on every reconnect.
     const lastEventId = request.header('last-event-id') ?? request.url.searchParams.get('lastEventId') ?? undefined;
     const headers = this.origins.restricted ? { ...SSE_RESPONSE_HEADERS, ...cors } : SSE_RESPONSE_HEADERS;
-    const session = new SseSession(this, topics, lastEventId === '' ? undefined : lastEventId, principal.expiresAt, headers);
+    const presence = request.url.searchParams.get('presence');
+    if (presence !== null && presence !== '0' && presence !== '1') throw new RelayError('bad_request', 'presence: 1 (joins and leaves as event: presence) or 0');
+    const session = new SseSession(
+      this,
+      topics,
+      lastEventId === '' ? undefined : lastEventId,
+      principal.expiresAt,
+      headers,
+      this.nextId(),
+      isAnonymous(principal) ? undefined : principal.id,
+      presence === '1',
+    );
     this.track(session);
     return session;
   }
 
+  private nextId(): string {
+    return `${this.serverName}-${this.instanceId}-${(++this.nextConnectionId).toString(36)}`;
+  }
+
   /** Wraps an upgraded socket in a session; call `session.open()` when the socket is open. */
   openWs<P extends WsPeer>(peer: P, principal: Principal): WsSession<P> {
-    const session = new WsSession(this, peer, principal, `${this.serverName}-${this.instanceId}-${(++this.nextConnectionId).toString(36)}`);
+    const session = new WsSession(this, peer, principal, this.nextId());
     this.track(session);
     return session;
   }
@@ -333,6 +351,7 @@ export class Relay implements HttpHost {
 
   /** After the drain: disconnects the broker. */
   async close(): Promise<void> {
+    this.presence.close();
     await this.broker.close();
   }
 }

@@ -6,6 +6,8 @@ export const WS_PATH = '/v1/ws';
 export const TOPIC_EVENTS_PATH = '/v1/topics/:topic/events';
 /** A page of one topic's history (GET). */
 export const TOPIC_HISTORY_PATH = '/v1/topics/:topic/history';
+/** Who holds one topic (GET). */
+export const TOPIC_PRESENCE_PATH = '/v1/topics/:topic/presence';
 
 /**
  * Which edge serves a request. Streams and WebSockets are each runtime's own fastest path; every

@@ -3,6 +3,7 @@ import type { AuthHooks, Principal } from './auth.js';
 import type { Hub, TopicHolder } from './hub.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { PresenceHub } from './presence-hub.js';
 import type { FrameLimits } from './token-bucket.js';
 
 /** A connection the host tracks: what heartbeats and shutdown ask of it. */
@@ -25,6 +26,7 @@ export interface SessionHost {
   readonly config: Config;
   readonly serverName: string;
   readonly hub: Hub<TopicHolder>;
+  readonly presence: PresenceHub;
   readonly auth: AuthHooks;
   readonly metrics: Metrics;
   readonly log: Logger;

@@ -10,10 +10,15 @@ import {
   encodeSseReset,
   encodeSseRetry,
 } from '@relaykit/contracts';
+import type { Principal } from './auth.js';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
 import { expiryTimer } from './expiry.js';
 import { SSE_RESPONSE_HEADERS } from './http-util.js';
+import type { EncodedPresence, PresenceWatcher } from './presence-hub.js';
 import type { Session, SessionHost } from './session-host.js';
+
+/** Names an SSE stream's connection, as presence lists it (a WebSocket's is in its welcome frame). */
+export const CONNECTION_ID_HEADER = 'relaykit-connection-id';
 
 const utf8 = new TextEncoder();
 const KEEPALIVE = utf8.encode(encodeSseComment(SSE_KEEPALIVE_COMMENT));
@@ -42,7 +47,7 @@ export interface SseSink {
 }
 
 /** One Server-Sent Events stream: topics fixed at connect, optional resume, then live events. */
-export class SseSession implements Session, BacklogSink {
+export class SseSession implements Session, BacklogSink, PresenceWatcher {
   readonly transport = 'sse' as const;
   closed = false;
   private sink: SseSink | undefined;
@@ -56,13 +61,35 @@ export class SseSession implements Session, BacklogSink {
     private readonly lastEventId: string | undefined,
     /** The token's end (ms since the epoch): the stream ends there with `token_expired`. */
     private readonly expiresAt?: number,
-    /** The stream's response headers: SSE_RESPONSE_HEADERS, or with the origin grant of ALLOWED_ORIGINS. */
-    readonly responseHeaders: Readonly<Record<string, string>> = SSE_RESPONSE_HEADERS,
+    /** SSE_RESPONSE_HEADERS, or with the origin grant of ALLOWED_ORIGINS; responseHeaders adds the connection id. */
+    readonly baseHeaders: Readonly<Record<string, string>> = SSE_RESPONSE_HEADERS,
+    readonly id = '',
+    /** The user presence names (the token's subject), absent when auth is off. */
+    private readonly user?: Principal['id'],
+    /** `presence=1`: the stream gets its topics' joins and leaves. */
+    private readonly watchesPresence = false,
   ) {}
+
+  /** The stream's response headers, its connection id among them (made on demand: not kept per stream). */
+  get responseHeaders(): Readonly<Record<string, string>> {
+    return this.id ? { ...this.baseHeaders, [CONNECTION_ID_HEADER]: this.id } : this.baseHeaders;
+  }
 
   /** Call when the stream can take bytes: sends the preamble, the replay, then goes live. */
   async start(sink: SseSink): Promise<void> {
     this.sink = sink;
+    if (this.watchesPresence && !this.endedWith) {
+      // Before the opening comment: from then on the client hears every join and leave.
+      try {
+        await Promise.all(this.topics.map((topic) => this.host.presence.watch(topic, this)));
+      } catch (error) {
+        this.host.log.error('broker failed while opening an SSE stream', { error });
+        sink.write(preambleFor(this.host.config.sseRetryMs));
+        this.end('broker_unavailable');
+        return;
+      }
+      if (this.closed) return;
+    }
     sink.write(preambleFor(this.host.config.sseRetryMs));
     if (this.endedWith) {
       // Ended (a shutdown) between its admission and its first byte: it still hears why.
@@ -80,6 +107,10 @@ export class SseSession implements Session, BacklogSink {
       return;
     }
     if (!join) return;
+    const since = Date.now();
+    for (const topic of this.topics) {
+      this.host.presence.enter(topic, { connectionId: this.id, ...(this.user === undefined ? {} : { user: this.user }), transport: 'sse', since });
+    }
     const { position, resetTopics } = join;
     // A fresh stream announces where it starts, after the events that position already counts;
     // a resumed one keeps the client's id until its replay.
@@ -168,6 +199,16 @@ export class SseSession implements Session, BacklogSink {
     this.closed = true;
     this.cancelExpiry();
     this.host.forget(this);
-    for (const topic of this.topics) this.host.hub.leave(this, topic);
+    for (const topic of this.topics) {
+      this.host.hub.leave(this, topic);
+      if (this.watchesPresence) this.host.presence.unwatch(topic, this);
+      // A stream closed before its join completed was never entered: removing it changes nothing.
+      this.host.presence.exit(topic, this.id);
+    }
+  }
+
+  /** A join or a leave of its topics (`presence=1`): an `event: presence` without `id:`. */
+  presence(change: EncodedPresence): void {
+    if (!this.closed) this.sink?.write(change.sse);
   }
 }

@@ -11,6 +11,8 @@ import {
   TOKEN_EXPIRED_REASON,
   type EncodedEvent,
   type ErrorCode,
+  type PresenceRequestFrame,
+  type PresenceMember,
   type PublishFrame,
   type RefreshFrame,
   type SendResult,
@@ -20,11 +22,12 @@ import {
   PROTOCOL_VERSION,
   Ref,
 } from '@relaykit/contracts';
-import type { Principal } from './auth.js';
+import { type Principal, isAnonymous } from './auth.js';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
 import { RelayError, asRelayError } from './errors.js';
 import { expiryTimer } from './expiry.js';
 import { nestsDeeperThan } from './json-depth.js';
+import type { EncodedPresence, PresenceWatcher } from './presence-hub.js';
 import type { Session, SessionHost } from './session-host.js';
 import type { Bucket, RateLimit } from './token-bucket.js';
 import { codeForIssues, describeIssues, rawJson, utf8Length } from './validate.js';
@@ -43,10 +46,12 @@ export interface WsPeer {
 }
 
 /** One WebSocket connection speaking the relaykit protocol, independent of the runtime. */
-export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSink {
+export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSink, PresenceWatcher {
   readonly transport = 'ws' as const;
   /** Topics held or being joined. */
   readonly topics = new Set<string>();
+  /** Topics whose joins and leaves it asked for (allocated on first use: most connections never do). */
+  private watching: Set<string> | undefined;
   closed = false;
   /** Cleared at each heartbeat ping, set by the pong (or any frame). */
   alive = true;
@@ -205,7 +210,8 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
     // Before zod: every publish and subscribe frame counts, and a refused one costs no validation.
     if (type === 'publish' && !this.admit(this.host.frameLimits.publish, this.publishBucket, 'publish', 'PUBLISH_RATE', raw)) return;
-    if (type === 'subscribe' && !this.admit(this.host.frameLimits.subscribe, this.subscribeBucket, 'subscribe', 'SUBSCRIBE_RATE', raw)) return;
+    // A presence request reads the broker as a subscribe does: it counts against the same rate.
+    if ((type === 'subscribe' || type === 'presence') && !this.admit(this.host.frameLimits.subscribe, this.subscribeBucket, type, 'SUBSCRIBE_RATE', raw)) return;
     const parsed = ClientFrame.safeParse(raw);
     if (!parsed.success) {
       const ref = refOf(raw);
@@ -233,6 +239,9 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
         return;
       case 'refresh':
         this.refresh(frame).catch((error) => this.fail(error, frame.ref));
+        return;
+      case 'presence':
+        this.answer(this.presenceState(frame), frame.ref);
         return;
     }
   }
@@ -309,6 +318,23 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
       throw error;
     }
     if (!join) return;
+    if (frame.presence) {
+      // Before `subscribed`: from then on the client hears every join and leave of these topics.
+      this.watching ??= new Set();
+      for (const topic of fresh) if (this.topics.has(topic) && !this.watching.has(topic)) this.watching.add(topic);
+      try {
+        await Promise.all(fresh.filter((topic) => this.watching!.has(topic)).map((topic) => this.host.presence.watch(topic, this)));
+      } catch (error) {
+        // Not subscribed after all: the topics go, as when the join itself fails.
+        join.end();
+        for (const topic of fresh) if (this.topics.delete(topic)) this.leave(topic);
+        throw error;
+      }
+      if (this.closed) return join.end();
+    }
+    const since = Date.now();
+    // Topics unsubscribed meanwhile were left (and exited) already.
+    for (const topic of fresh) if (this.topics.has(topic)) this.host.presence.enter(topic, this.member(since));
     this.send(frame.ref === undefined ? { type: 'subscribed', topics: frame.topics } : { type: 'subscribed', topics: frame.topics, ref: frame.ref });
     // Topics unsubscribed while the join was pending were released by leave(); send nothing for them.
     const reset = join.resetTopics.filter((topic) => this.topics.has(topic));
@@ -321,7 +347,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
 
   private unsubscribe(frame: UnsubscribeFrame): void {
     for (const topic of new Set(frame.topics)) {
-      if (this.topics.delete(topic)) this.host.hub.leave(this, topic);
+      if (this.topics.delete(topic)) this.leave(topic);
     }
     this.send(frame.ref === undefined ? { type: 'unsubscribed', topics: frame.topics } : { type: 'unsubscribed', topics: frame.topics, ref: frame.ref });
   }
@@ -360,7 +386,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     this.cancelExpiry = expiryTimer(next.expiresAt, () => this.expire());
     const ref = frame.ref === undefined ? {} : { ref: frame.ref };
     const left = dropped.filter((topic) => this.topics.delete(topic));
-    for (const topic of left) this.host.hub.leave(this, topic);
+    for (const topic of left) this.leave(topic);
     if (left.length > 0) this.send({ type: 'unsubscribed', topics: left, ...ref });
     this.send({ type: 'refreshed', ...(next.expiresAt === undefined ? {} : { expiresAt: next.expiresAt }), ...ref });
   }
@@ -371,8 +397,35 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     this.closed = true;
     this.cancelExpiry();
     this.host.forget(this);
-    for (const topic of this.topics) this.host.hub.leave(this, topic);
+    for (const topic of this.topics) this.leave(topic);
     this.topics.clear();
+  }
+
+  /** A join or a leave of a topic it watches. */
+  presence(change: EncodedPresence): void {
+    if (!this.closed) this.peer.send(change.ws);
+  }
+
+  private member(since: number): PresenceMember {
+    return isAnonymous(this.principal)
+      ? { connectionId: this.id, transport: 'ws', since }
+      : { connectionId: this.id, user: this.principal.id, transport: 'ws', since };
+  }
+
+  /** Lets go of a topic (its fan-out, its presence), already removed from `topics`. */
+  private leave(topic: string): void {
+    this.host.hub.leave(this, topic);
+    if (this.watching?.delete(topic)) this.host.presence.unwatch(topic, this);
+    // A topic whose join never completed was not entered: removing a non-member changes nothing.
+    this.host.presence.exit(topic, this.id);
+  }
+
+  private async presenceState(frame: PresenceRequestFrame): Promise<void> {
+    if (!(await this.host.auth.canSubscribe(this.principal, frame.topic))) {
+      throw new RelayError('forbidden', `not allowed to subscribe to ${frame.topic}`);
+    }
+    const state = await this.host.presence.read(frame.topic);
+    this.send({ type: 'presence_state', ...state, ...(frame.ref === undefined ? {} : { ref: frame.ref }) });
   }
 }
 

@@ -1,6 +1,6 @@
 import { type Config, type PublishInput, parseConfig } from '@relaykit/contracts';
 import { describe, expect, it } from 'vitest';
-import { Hub, MemoryBroker, Metrics, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
+import { Hub, MemoryBroker, Metrics, PresenceHub, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
 import { PollWaiter } from '../src/poll.js';
 import { type Logger, allowAll } from '../src/index.js';
 import { frameLimitsOf } from '../src/token-bucket.js';
@@ -19,6 +19,7 @@ function host(env: Record<string, string> = {}): SessionHost & { forgotten: Sess
     config,
     serverName: 'test',
     hub: new Hub(broker, new SetFanout(), metrics, config.maxBufferedBytes),
+    presence: new PresenceHub(broker.presence, config.presenceMaxMembers, () => {}),
     auth: allowAll,
     metrics,
     log: silent,

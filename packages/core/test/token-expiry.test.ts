@@ -1,7 +1,7 @@
 import { type Config, type PublishInput, parseConfig } from '@relaykit/contracts';
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Hub, MemoryBroker, Metrics, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
+import { Hub, MemoryBroker, Metrics, PresenceHub, type Session, type SessionHost, SetFanout, SseSession, type SseSink, type WsPeer, WsSession } from '../src/adapter.js';
 import { type AuthHooks, type Logger, type Principal, RelayError, jwtAuth } from '../src/index.js';
 import { frameLimitsOf } from '../src/token-bucket.js';
 
@@ -29,6 +29,7 @@ function host(): SessionHost {
     config,
     serverName: 'test',
     hub: new Hub(broker, new SetFanout(), metrics, config.maxBufferedBytes),
+    presence: new PresenceHub(broker.presence, config.presenceMaxMembers, () => {}),
     auth,
     metrics,
     log: silent,

@@ -1,4 +1,4 @@
-import { type RelayClient, type RelayEvent, type StateChange, createClient } from '@relaykit/client';
+import { type PresenceMember, type RelayClient, type RelayEvent, type StateChange, createClient } from '@relaykit/client';
 
 type Transport = 'auto' | 'sse' | 'ws' | 'poll';
 const MAX_ROWS = 500;
@@ -16,6 +16,8 @@ const received: RelayEvent[] = [];
 const resets: { code: string; topics: string[] }[] = [];
 const states: StateChange[] = [];
 const perSecond = new Map<number, number>();
+/** Who holds each subscribed topic: read when a connection opens, then kept by joins and leaves. */
+const members = new Map<string, Map<string, PresenceMember>>();
 let client: RelayClient;
 
 function start(): void {
@@ -27,6 +29,14 @@ function start(): void {
     pauseWhenHidden: pauseHidden.checked,
     backoff: { baseMs: Number(params.get('backoffMs') ?? 500) },
     openTimeoutMs: Number(params.get('openTimeoutMs') ?? 5000),
+    presence: true,
+  });
+  client.on('presence', (change) => {
+    const list = members.get(change.topic);
+    if (!list) return;
+    if (change.action === 'join') list.set(change.member.connectionId, change.member);
+    else list.delete(change.member.connectionId);
+    renderMembers();
   });
   client.on('state', showState);
   client.on('transport', (change) => log(`transport → ${change.transport}: ${change.reason}`));
@@ -47,8 +57,38 @@ function start(): void {
   renderTopics();
 }
 
+/** Reads every topic's members (on open; every few seconds over long polling, which gets no joins or leaves). */
+async function readMembers(): Promise<void> {
+  for (const topic of topics) {
+    try {
+      const state = await client.presence(topic);
+      members.set(topic, new Map(state.members.map((m) => [m.connectionId, m])));
+    } catch (error) {
+      log(`presence of ${topic}: ${(error as Error).message}`);
+    }
+  }
+  for (const topic of members.keys()) if (!topics.has(topic)) members.delete(topic);
+  renderMembers();
+}
+
+function renderMembers(): void {
+  $('members').replaceChildren(
+    ...[...members].flatMap(([topic, list]) =>
+      [...list.values()].map((member) => {
+        const item = document.createElement('li');
+        item.dataset.connectionId = member.connectionId;
+        item.dataset.topic = topic;
+        item.textContent = `${topic}: ${member.user ?? member.connectionId} (${member.transport})`;
+        return item;
+      }),
+    ),
+  );
+  $('member-count').textContent = String([...members.values()].reduce((n, list) => n + list.size, 0));
+}
+
 function showState(change: StateChange): void {
   states.push(change);
+  if (change.state === 'open') void readMembers();
   const badge = $('state');
   badge.dataset.state = change.state;
   badge.textContent = `${change.state} · ${change.transport}`;
@@ -103,6 +143,8 @@ function renderTopics(): void {
         topics.delete(topic);
         client.unsubscribe(topic);
         renderTopics();
+        members.delete(topic);
+        renderMembers();
       };
       item.append(remove);
       return item;
@@ -139,6 +181,7 @@ $<HTMLFormElement>('subscribe-form').onsubmit = (event) => {
   topics.add(topic);
   client.subscribe(topic);
   renderTopics();
+  void readMembers();
 };
 
 $<HTMLFormElement>('publish-form').onsubmit = async (event) => {
@@ -165,6 +208,9 @@ transportSelect.onchange = start;
 pauseHidden.onchange = start;
 $('reconnect').onclick = start;
 
-Object.assign(globalThis, { relaykitDemo: { get client() { return client; }, received, resets, states } });
+Object.assign(globalThis, { relaykitDemo: { get client() { return client; }, received, resets, states, members } });
 start();
 setInterval(drawChart, 500);
+setInterval(() => {
+  if (client.transport === 'poll' && client.state === 'open') void readMembers();
+}, 5000);

@@ -89,6 +89,19 @@ describe.each(RUNTIMES)('demo page in Chromium against %s', (runtime: Runtime) =
     }
   });
 
+  test('the members list shows the SSE and WebSocket pages live: a page that joins appears, one that leaves goes', async () => {
+    const members = (page: Page) => page.locator('#members li[data-topic="room"]').evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.connectionId!));
+    const streaming = [pages.sse, pages.ws];
+    // Long polls are not members: the SSE and WebSocket pages are the room's two.
+    for (const page of streaming) await until('two members listed', async () => (await members(page)).length === 2);
+    const extra = await context.newPage();
+    await extra.goto(`${base}/?transport=ws&topics=room`);
+    await until('the new page open', async () => (await stateOf(extra)) === 'open');
+    for (const page of [...streaming, pages.poll]) await until('three members listed', async () => (await members(page)).length === 3, 15_000);
+    await extra.close();
+    for (const page of streaming) await until('back to two', async () => (await members(page)).length === 2);
+  });
+
   test('a publish from the page reaches the pages on the other transports', async () => {
     for (const from of TRANSPORTS) {
       const page = pages[from];

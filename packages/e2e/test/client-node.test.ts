@@ -102,6 +102,23 @@ describe.each(RUNTIMES)('client from Node against %s', (runtime: Runtime) => {
     expect((refused as RelayKitError).code).toBe('invalid_topic');
   });
 
+  test.each(['sse', 'ws'] as const)('%s: presence() lists members, and presence: true delivers joins and leaves of others', async (kind) => {
+    const topic = `presence-${kind}`;
+    const watcher = track(probe(server.url, kind, [topic], { presence: true }));
+    const changes: string[] = [];
+    watcher.client.on('presence', (c) => changes.push(`${c.action} ${c.member.transport}`));
+    await opened(watcher);
+    const other = track(probe(server.url, 'ws', [topic]));
+    await opened(other);
+    await until('the join', () => changes.includes('join ws'));
+    const state = await watcher.client.presence(topic);
+    expect(state.count).toBe(2);
+    expect(state.members.map((m) => m.transport).sort()).toEqual([kind, 'ws'].sort());
+    other.client.close();
+    await until('the leave', () => changes.includes('leave ws'));
+    expect(changes).toEqual(['join ws', 'leave ws']);
+  });
+
   test.each(TRANSPORTS)('%s: a cut connection resumes with nothing lost and nothing twice', async (kind) => {
     const topic = `cut-${kind}`;
     const p = track(probe(base, kind, [topic]));

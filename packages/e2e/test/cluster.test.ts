@@ -145,6 +145,54 @@ describe('a cluster of Node, Bun and Deno on one Redis', () => {
     await startInstance('bun');
   }, 60_000);
 
+  it('shares presence: members on every instance listed by each, joins and leaves reach watchers everywhere, a SIGKILLed instance\'s members leave within 3 × HEARTBEAT_MS', async () => {
+    const topic = topicName('presence');
+    const connect = async (rt: Runtime, presence: boolean) => {
+      const ws = new WebSocket(`${servers.get(rt)!.url.replace(/^http/, 'ws')}/v1/ws`, { perMessageDeflate: false });
+      const seen: string[] = [];
+      let id = '';
+      await new Promise<void>((resolve, reject) => {
+        ws.on('message', (data) => {
+          const frame = JSON.parse(data.toString()) as { type: string; connectionId?: string; action?: string; member?: { connectionId: string } };
+          if (frame.type === 'welcome') {
+            id = frame.connectionId!;
+            ws.send(JSON.stringify({ type: 'subscribe', topics: [topic], presence, ref: 's' }));
+          }
+          if (frame.type === 'subscribed') resolve();
+          if (frame.type === 'presence') seen.push(`${frame.action} ${frame.member!.connectionId}`);
+        });
+        ws.on('error', reject);
+      });
+      return { rt, ws, id, seen };
+    };
+    const list = async (rt: Runtime) => {
+      const answer = (await (await fetch(`${servers.get(rt)!.url}/v1/topics/${topic}/presence`)).json()) as { members: { connectionId: string }[] };
+      return answer.members.map((m) => m.connectionId).sort();
+    };
+    // Watchers first (joins are not replayed), then one member per instance.
+    type Connected = Awaited<ReturnType<typeof connect>>;
+    const watchers: Connected[] = [];
+    for (const rt of RUNTIMES) watchers.push(await connect(rt, true));
+    const members: Connected[] = [];
+    for (const rt of RUNTIMES) members.push(await connect(rt, false));
+    const all = [...watchers, ...members].map((c) => c.id).sort();
+    for (const rt of RUNTIMES) await until(`${rt} lists all six`, async () => JSON.stringify(await list(rt)) === JSON.stringify(all));
+    for (const w of watchers) {
+      await until(`${w.rt} hears the three members join`, () => members.every((m) => w.seen.includes(`join ${m.id}`)));
+    }
+    const onBun = [...watchers, ...members].filter((c) => c.rt === 'bun');
+    const killedAt = Date.now();
+    servers.get('bun')!.signal('SIGKILL');
+    await servers.get('bun')!.exited;
+    for (const w of watchers.filter((x) => x.rt !== 'bun')) {
+      await until(`${w.rt} hears the killed instance's members leave`, () => onBun.every((c) => w.seen.includes(`leave ${c.id}`)), 6_000);
+    }
+    expect(Date.now() - killedAt, 'within 3 × HEARTBEAT_MS (1000 ms) and the coalescing interval').toBeLessThan(3_000 + 500);
+    expect(await list('node')).toEqual(all.filter((id) => !onBun.some((c) => c.id === id)));
+    for (const c of [...watchers, ...members]) c.ws.close();
+    await startInstance('bun');
+  }, 60_000);
+
   it('answers a keyed publish retried on another instance as a duplicate, delivered once', async () => {
     const topic = topicName('key');
     const sub = await WsSubscriber.open(servers.get('deno')!.url, [topic]);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { type Relay, SSE_RESPONSE_HEADERS, handshakeOfHeaders } from '@relaykit/core';
+import { CONNECTION_ID_HEADER, type Relay, SSE_RESPONSE_HEADERS, handshakeOfHeaders } from '@relaykit/core';
 import type { SseSink } from '@relaykit/core/adapter';
 import { TurnCorked } from './turn-cork.js';
 
@@ -82,9 +82,8 @@ export async function serveSse(relay: Relay, req: IncomingMessage | Http2ServerR
   if (!('stream' in req)) req.socket.setNoDelay(true);
   // The public server's HTTP/1.1 headers are one shared flat list; an ALLOWED_ORIGINS grant is per
   // stream, and node:http2's compatibility writeHead takes a header object.
-  const headers = session.responseHeaders;
-  if ('stream' in res) res.writeHead(200, { ...headers });
-  else res.writeHead(200, headers === SSE_RESPONSE_HEADERS ? HEADERS : { ...headers });
+  if ('stream' in res) res.writeHead(200, { ...session.responseHeaders });
+  else res.writeHead(200, session.baseHeaders === SSE_RESPONSE_HEADERS ? [...HEADERS, CONNECTION_ID_HEADER, session.id] : { ...session.responseHeaders });
   res.on('close', () => session.onClose());
   void session.start(new NodeSink(res));
 }

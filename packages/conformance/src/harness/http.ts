@@ -1,4 +1,4 @@
-import { ErrorBody, HistoryResponse, PollResponse, PublishResponse } from '@relaykit/contracts';
+import { ErrorBody, HistoryResponse, PollResponse, PresenceResponse, PublishResponse } from '@relaykit/contracts';
 import { expect } from 'vitest';
 import { baseUrl } from './target.ts';
 
@@ -66,6 +66,19 @@ export async function history(
   if (response.status !== 200) throw new Error(`history answered ${response.status}: ${JSON.stringify(json)}`);
   expect(response.headers.get('cache-control')).toBe('no-store');
   return validated(HistoryResponse, json);
+}
+
+export function presenceUrl(topic: string, base = baseUrl()): URL {
+  return new URL(`${base}/v1/topics/${encodeURIComponent(topic)}/presence`);
+}
+
+/** `GET /v1/topics/:topic/presence`, which must answer 200 with a PresenceResponse. */
+export async function presence(topic: string, base = baseUrl(), init: RequestInit = {}): Promise<PresenceResponse> {
+  const response = await fetch(presenceUrl(topic, base), init);
+  const json = await response.json();
+  if (response.status !== 200) throw new Error(`presence answered ${response.status}: ${JSON.stringify(json)}`);
+  expect(response.headers.get('cache-control')).toBe('no-store');
+  return validated(PresenceResponse, json);
 }
 
 export async function expectHttpError(

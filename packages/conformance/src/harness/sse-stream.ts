@@ -1,4 +1,4 @@
-import { Envelope, ResetSignal } from '@relaykit/contracts';
+import { Envelope, PresenceChange, ResetSignal } from '@relaykit/contracts';
 import { type EventSourceMessage, createParser } from 'eventsource-parser';
 import { expect } from 'vitest';
 import { Collector } from './collector.ts';
@@ -61,12 +61,19 @@ export class SseStream {
     return stream;
   }
 
-  /** Envelopes of the non-reset events, each validated against Envelope. */
+  /** Envelopes of the events (not reset, not presence), each validated against Envelope. */
   envelopes(topic?: string): Envelope[] {
     return this.items.items
-      .filter((i): i is Extract<SseItem, { kind: 'event' }> => i.kind === 'event' && i.event !== 'reset')
+      .filter((i): i is Extract<SseItem, { kind: 'event' }> => i.kind === 'event' && i.event !== 'reset' && i.event !== 'presence')
       .map((i) => validated(Envelope, JSON.parse(i.data)))
       .filter((e) => topic === undefined || e.topic === topic);
+  }
+
+  /** The `event: presence` joins and leaves, each validated against PresenceChange. */
+  presence(): PresenceChange[] {
+    return this.events()
+      .filter((i) => i.event === 'presence')
+      .map((i) => validated(PresenceChange, JSON.parse(i.data)));
   }
 
   events(): Extract<SseItem, { kind: 'event' }>[] {
@@ -84,6 +91,11 @@ export class SseStream {
       if (item.event === 'reset') {
         ResetSignal.parse(JSON.parse(item.data));
         expect(item.id, 'a reset carries an id').toBeTruthy();
+        continue;
+      }
+      if (item.event === 'presence') {
+        PresenceChange.parse(JSON.parse(item.data));
+        expect(item.id, 'a presence event has no id: it moves no Last-Event-ID').toBeUndefined();
         continue;
       }
       const envelope = Envelope.parse(JSON.parse(item.data));

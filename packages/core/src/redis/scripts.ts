@@ -211,3 +211,79 @@ export const META_LUA = `${ENSURE_META}
 local epoch = ensure_meta(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[1])
 return {epoch, redis.call('HGET', KEYS[1], 'seq'), redis.call('ZCARD', KEYS[2])}
 `;
+
+/**
+ * Presence (see redis/presence.ts). KEYS: the topic's member hash, its expiry zset. Every script
+ * first removes the members whose expiry passed, publishing their leaves, so a read never lists a
+ * member of a process that died and somebody always tells the watchers.
+ */
+const PRESENCE_REAP = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function change(channel, action, count, member)
+  redis.call('PUBLISH', channel, '{"a":"' .. action .. '","n":' .. count .. ',"m":' .. member .. '}')
+end
+local function reap(pm, pz, channel, now)
+  local gone = redis.call('ZRANGEBYSCORE', pz, '-inf', now)
+  if #gone == 0 then return end
+  redis.call('ZREMRANGEBYSCORE', pz, '-inf', now)
+  local count = redis.call('ZCARD', pz)
+  for _, id in ipairs(gone) do
+    local member = redis.call('HGET', pm, id)
+    if member then
+      redis.call('HDEL', pm, id)
+      change(channel, 'leave', count, member)
+    end
+  end
+end
+local function keep(pm, pz, ttl)
+  redis.call('PEXPIRE', pm, 2 * ttl)
+  redis.call('PEXPIRE', pz, 2 * ttl)
+end
+`;
+
+/** ARGV: ttlMs, channel, connection id, member JSON. */
+export const PRESENCE_ADD_LUA = `${PRESENCE_REAP}
+local pm, pz, ttl, channel = KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2]
+local now = now_ms()
+reap(pm, pz, channel, now)
+local added = redis.call('HSETNX', pm, ARGV[3], ARGV[4])
+redis.call('ZADD', pz, now + ttl, ARGV[3])
+keep(pm, pz, ttl)
+if added == 1 then change(channel, 'join', redis.call('ZCARD', pz), ARGV[4]) end
+return added
+`;
+
+/** ARGV: channel, connection id. */
+export const PRESENCE_REMOVE_LUA = `${PRESENCE_REAP}
+local pm, pz, channel = KEYS[1], KEYS[2], ARGV[1]
+local member = redis.call('HGET', pm, ARGV[2])
+if not member then return 0 end
+redis.call('HDEL', pm, ARGV[2])
+redis.call('ZREM', pz, ARGV[2])
+change(channel, 'leave', redis.call('ZCARD', pz), member)
+return 1
+`;
+
+/** ARGV: ttlMs, channel, then connection id, member JSON for each of the calling process's members. */
+export const PRESENCE_REFRESH_LUA = `${PRESENCE_REAP}
+local pm, pz, ttl, channel = KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2]
+local now = now_ms()
+reap(pm, pz, channel, now)
+for i = 3, #ARGV, 2 do
+  redis.call('ZADD', pz, now + ttl, ARGV[i])
+  -- Expired while this process was stalled (and its leave published): it is back.
+  if redis.call('HSETNX', pm, ARGV[i], ARGV[i + 1]) == 1 then change(channel, 'join', redis.call('ZCARD', pz), ARGV[i + 1]) end
+end
+keep(pm, pz, ttl)
+return 1
+`;
+
+/** ARGV: channel. Returns the live members' JSON. */
+export const PRESENCE_MEMBERS_LUA = `${PRESENCE_REAP}
+local pm, pz = KEYS[1], KEYS[2]
+reap(pm, pz, ARGV[1], now_ms())
+return redis.call('HVALS', pm)
+`;

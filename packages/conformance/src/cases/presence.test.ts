@@ -1,0 +1,4 @@
+import area from './presence.ts';
+import { register } from '../vitest.ts';
+
+register(area);
