@@ -57,6 +57,17 @@ export class NodeSink extends TurnCorked implements SseSink {
   }
 }
 
+/**
+ * node:http builds the response head by appending each header to a string and keeps it in
+ * `_header` for the stream's life (it is what `headersSent` reads): about 30 rope nodes, ~1 KB per
+ * stream that V8 never flattens, since the socket write walks the rope. One flat copy of the same
+ * bytes is a quarter of that; the rope becomes garbage at once.
+ */
+function flattenHead(res: ServerResponse): void {
+  const head = res as unknown as { _header: string | null };
+  if (typeof head._header === 'string') head._header = Buffer.from(head._header, 'latin1').toString('latin1');
+}
+
 /** Answers a refused stream or upgrade with the relay's JSON error, outside the Hono app. */
 export async function sendResponse(res: ServerResponse | Http2ServerResponse, response: Response): Promise<void> {
   const body = Buffer.from(await response.arrayBuffer());
@@ -83,7 +94,10 @@ export async function serveSse(relay: Relay, req: IncomingMessage | Http2ServerR
   // The public server's HTTP/1.1 headers are one shared flat list; an ALLOWED_ORIGINS grant is per
   // stream, and node:http2's compatibility writeHead takes a header object.
   if ('stream' in res) res.writeHead(200, { ...session.responseHeaders });
-  else res.writeHead(200, session.baseHeaders === SSE_RESPONSE_HEADERS ? [...HEADERS, CONNECTION_ID_HEADER, session.id] : { ...session.responseHeaders });
+  else {
+    res.writeHead(200, session.baseHeaders === SSE_RESPONSE_HEADERS ? [...HEADERS, CONNECTION_ID_HEADER, session.id] : { ...session.responseHeaders });
+    flattenHead(res);
+  }
   res.on('close', () => session.onClose());
   void session.start(new NodeSink(res));
 }
