@@ -12,7 +12,7 @@ import {
 } from '@relaykit/contracts';
 import type { Principal } from './auth.js';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
-import { expiryTimer } from './expiry.js';
+import { type Expiring, NO_EXPIRY, expiryTimer } from './expiry.js';
 import { SSE_RESPONSE_HEADERS } from './http-util.js';
 import type { EncodedPresence, PresenceWatcher } from './presence-hub.js';
 import type { Session, SessionHost } from './session-host.js';
@@ -47,11 +47,11 @@ export interface SseSink {
 }
 
 /** One Server-Sent Events stream: topics fixed at connect, optional resume, then live events. */
-export class SseSession implements Session, BacklogSink, PresenceWatcher {
+export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiring {
   readonly transport = 'sse' as const;
   closed = false;
   private sink: SseSink | undefined;
-  private cancelExpiry: () => void = () => {};
+  private cancelExpiry: () => void = NO_EXPIRY;
   /** Why the server ended the stream, for a stream ended before it could take bytes. */
   private endedWith: SseEndCode | undefined;
 
@@ -97,7 +97,7 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher {
       sink.end();
       return;
     }
-    this.cancelExpiry = expiryTimer(this.expiresAt, () => this.expire());
+    this.cancelExpiry = expiryTimer(this.expiresAt, this);
     let join;
     try {
       join = await this.host.hub.join(this, this.topics, this.lastEventId);
@@ -173,8 +173,8 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher {
     this.end('resume_required');
   }
 
-  /** The token reached its `exp`: the client reconnects with a new token and resumes. */
-  private expire(): void {
+  /** The token reached its `exp` (called by its expiry timer): the client reconnects with a new token and resumes. */
+  expire(): void {
     this.end('token_expired');
   }
 

@@ -25,11 +25,12 @@ import {
 import { type Principal, isAnonymous } from './auth.js';
 import { type BacklogSink, replayLowWater, sendPaced } from './backlog.js';
 import { RelayError, asRelayError } from './errors.js';
-import { expiryTimer } from './expiry.js';
+import { type Expiring, NO_EXPIRY, expiryTimer } from './expiry.js';
 import { nestsDeeperThan } from './json-depth.js';
 import type { EncodedPresence, PresenceWatcher } from './presence-hub.js';
 import type { Session, SessionHost } from './session-host.js';
 import type { Bucket, RateLimit } from './token-bucket.js';
+import { TopicSet } from './topic-set.js';
 import { codeForIssues, describeIssues, rawJson, utf8Length } from './validate.js';
 
 /** The runtime's WebSocket, reduced to what a session needs. */
@@ -46,18 +47,19 @@ export interface WsPeer {
 }
 
 /** One WebSocket connection speaking the relaykit protocol, independent of the runtime. */
-export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSink, PresenceWatcher {
+export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSink, PresenceWatcher, Expiring {
   readonly transport = 'ws' as const;
   /** Topics held or being joined. */
-  readonly topics = new Set<string>();
+  readonly topics = new TopicSet();
   /** Topics whose joins and leaves it asked for (allocated on first use: most connections never do). */
   private watching: Set<string> | undefined;
   closed = false;
   /** Cleared at each heartbeat ping, set by the pong (or any frame). */
   alive = true;
-  private cancelExpiry: () => void = () => {};
-  private readonly publishBucket: Bucket;
-  private readonly subscribeBucket: Bucket;
+  private cancelExpiry: () => void = NO_EXPIRY;
+  /** Made at the first frame a limit counts: until then a bucket would only be full. */
+  private publishBucket: Bucket | undefined;
+  private subscribeBucket: Bucket | undefined;
   /** Frames refused with rate_limited since `strikeWindowStart` (see RATE_LIMIT_STRIKES). */
   private strikes = 0;
   private strikeWindowStart = 0;
@@ -71,16 +73,12 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     readonly peer: P,
     private principal: Principal,
     readonly id: string,
-  ) {
-    const now = performance.now();
-    this.publishBucket = host.frameLimits.publish.bucket(now);
-    this.subscribeBucket = host.frameLimits.subscribe.bucket(now);
-  }
+  ) {}
 
   /** Call once the socket is open. */
   open(): void {
     const { config } = this.host;
-    this.cancelExpiry = expiryTimer(this.principal.expiresAt, () => this.expire());
+    this.cancelExpiry = expiryTimer(this.principal.expiresAt, this);
     this.send({
       type: 'welcome',
       version: PROTOCOL_VERSION,
@@ -161,8 +159,8 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     return this.topics.has(topic);
   }
 
-  /** The token reached its `exp` without a refresh: 4001, so that the client gets a new one. */
-  private expire(): void {
+  /** The token reached its `exp` without a refresh (called by its expiry timer): 4001, so that the client gets a new one. */
+  expire(): void {
     if (this.closed) return;
     this.peer.close(CloseCode.tokenExpired, TOKEN_EXPIRED_REASON);
     this.onClose();
@@ -209,9 +207,10 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     }
     const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
     // Before zod: every publish and subscribe frame counts, and a refused one costs no validation.
-    if (type === 'publish' && !this.admit(this.host.frameLimits.publish, this.publishBucket, 'publish', 'PUBLISH_RATE', raw)) return;
+    const limits = this.host.frameLimits;
+    if (type === 'publish' && !limits.publish.off && !this.admit(limits.publish, (this.publishBucket ??= limits.publish.bucket(performance.now())), 'publish', 'PUBLISH_RATE', raw)) return;
     // A presence request reads the broker as a subscribe does: it counts against the same rate.
-    if ((type === 'subscribe' || type === 'presence') && !this.admit(this.host.frameLimits.subscribe, this.subscribeBucket, type, 'SUBSCRIBE_RATE', raw)) return;
+    if ((type === 'subscribe' || type === 'presence') && !limits.subscribe.off && !this.admit(limits.subscribe, (this.subscribeBucket ??= limits.subscribe.bucket(performance.now())), type, 'SUBSCRIBE_RATE', raw)) return;
     const parsed = ClientFrame.safeParse(raw);
     if (!parsed.success) {
       const ref = refOf(raw);
@@ -383,7 +382,7 @@ export class WsSession<P extends WsPeer = WsPeer> implements Session, BacklogSin
     if (this.closed) return;
     this.principal = next;
     this.cancelExpiry();
-    this.cancelExpiry = expiryTimer(next.expiresAt, () => this.expire());
+    this.cancelExpiry = expiryTimer(next.expiresAt, this);
     const ref = frame.ref === undefined ? {} : { ref: frame.ref };
     const left = dropped.filter((topic) => this.topics.delete(topic));
     for (const topic of left) this.leave(topic);
