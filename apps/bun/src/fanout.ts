@@ -1,5 +1,5 @@
 import type { EncodedEvent, Fanout } from '@relaykit/contracts';
-import { SetFanout, type TopicHolder, WsSession } from '@relaykit/core/adapter';
+import { type PresenceFanout, type PresenceWatcher, SetFanout, type TopicHolder, WsSession } from '@relaykit/core/adapter';
 import type { Server } from 'bun';
 import { BunPeer } from './ws.ts';
 
@@ -20,9 +20,11 @@ interface WsTopic {
  * bytes published to a topic its subscribers' buffers are checked: no subscriber can grow by more
  * than that between checks, and Bun's limit (see wsHandler) sits above threshold plus that slack.
  */
-export class BunFanout implements Fanout<TopicHolder> {
+export class BunFanout implements Fanout<TopicHolder>, PresenceFanout {
   private readonly others = new SetFanout<TopicHolder>();
   private readonly wsTopics = new Map<string, WsTopic>();
+  /** WebSockets watching joins and leaves through Bun's pub/sub, by connection id, with how many topics they watch. */
+  private readonly presenceWatchers = new Map<string, { session: WsSession<BunPeer>; topics: number }>();
   private server: Server<unknown> | undefined;
   private readonly maxBufferedBytes: number;
   private readonly checkEvery: number;
@@ -75,4 +77,36 @@ export class BunFanout implements Fanout<TopicHolder> {
     }
     return count;
   }
+
+  /**
+   * Joins and leaves ride Bun's pub/sub too, on a channel per topic whose name no topic can have
+   * (topics have no spaces). SSE watchers stay with the presence hub's loop.
+   */
+  watchPresence(topic: string, watcher: PresenceWatcher): boolean {
+    if (!(watcher instanceof WsSession && watcher.peer instanceof BunPeer) || watcher.peer.ws.readyState !== 1) return false;
+    const entry = this.presenceWatchers.get(watcher.id);
+    if (entry) entry.topics++;
+    else this.presenceWatchers.set(watcher.id, { session: watcher, topics: 1 });
+    watcher.peer.ws.subscribe(presenceChannel(topic));
+    return true;
+  }
+
+  unwatchPresence(topic: string, watcher: PresenceWatcher): void {
+    const entry = this.presenceWatchers.get(watcher.id);
+    if (!entry) return;
+    if (--entry.topics === 0) this.presenceWatchers.delete(watcher.id);
+    if (entry.session.peer.ws.readyState === 1) entry.session.peer.ws.unsubscribe(presenceChannel(topic));
+  }
+
+  /** A watcher is not told of its own join or leave: its own socket's publish skips it. */
+  publishPresence(topic: string, frame: string, memberConnectionId: string): void {
+    const channel = presenceChannel(topic);
+    const ws = this.presenceWatchers.get(memberConnectionId)?.session.peer.ws;
+    if (ws && ws.readyState === 1 && ws.isSubscribed(channel)) ws.publish(channel, frame);
+    else this.server?.publish(channel, frame);
+  }
+}
+
+function presenceChannel(topic: string): string {
+  return `presence ${topic}`;
 }

@@ -11,4 +11,4 @@ export { PollWaiter } from './poll.js';
 export type { Session, SessionHost } from './session-host.js';
 export { nestsDeeperThan } from './json-depth.js';
 export { readBody } from './read-body.js';
-export { PresenceHub, type PresenceWatcher, type EncodedPresence } from './presence-hub.js';
+export { PresenceHub, type PresenceWatcher, type PresenceFanout, type EncodedPresence } from './presence-hub.js';

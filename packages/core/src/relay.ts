@@ -13,7 +13,7 @@ import { MemoryBroker } from './memory-broker.js';
 import { OriginPolicy } from './origin.js';
 import { Metrics } from './metrics.js';
 import type { PollWaiter } from './poll.js';
-import { PresenceHub } from './presence-hub.js';
+import { type PresenceFanout, PresenceHub } from './presence-hub.js';
 import { RedisBroker } from './redis-broker.js';
 import { type Route, WS_PATH, routeOf } from './routes.js';
 import type { Session } from './session-host.js';
@@ -28,7 +28,7 @@ export interface RelayOptions {
   /** Names the runtime in the welcome frame, /healthz and logs. */
   serverName: string;
   broker?: Broker;
-  fanout?: Fanout<TopicHolder>;
+  fanout?: Fanout<TopicHolder> & Partial<PresenceFanout>;
   /** Overrides the auth the config selects (JWT when AUTH_JWT_SECRET is set, else allow-all). */
   auth?: AuthHooks;
   demo?: DemoAssets;
@@ -79,7 +79,9 @@ export class Relay implements HttpHost {
     this.broker = options.broker ?? this.brokerFor(config);
     this.metrics = new Metrics(() => this.hub.topicCount, () => this.broker.historyStats());
     this.hub = new Hub(this.broker, options.fanout ?? new SetFanout(), this.metrics, config.maxBufferedBytes);
-    this.presence = new PresenceHub(this.broker.presence, config.presenceMaxMembers, (error) => this.log.warn('presence update failed', { error }));
+    const fanout = options.fanout;
+    const nativePresence = fanout?.watchPresence && fanout.unwatchPresence && fanout.publishPresence ? (fanout as PresenceFanout) : undefined;
+    this.presence = new PresenceHub(this.broker.presence, config.presenceMaxMembers, (error) => this.log.warn('presence update failed', { error }), nativePresence);
     const jwt = config.auth;
     this.auth = options.auth ?? (jwt ? jwtAuth({ secret: jwt.jwtSecret, jwksUrl: jwt.jwksUrl, issuer: jwt.issuer, audience: jwt.audience, requireExp: jwt.requireExp }) : allowAll);
     this.origins = new OriginPolicy(config.allowedOrigins);

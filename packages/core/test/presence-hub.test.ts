@@ -1,7 +1,7 @@
 import { PRESENCE_COALESCE_MS, type PresenceMember } from '@relaykit/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryPresence } from '../src/memory-presence.js';
-import { type EncodedPresence, PresenceHub, type PresenceWatcher } from '../src/presence-hub.js';
+import { type EncodedPresence, type PresenceFanout, PresenceHub, type PresenceWatcher } from '../src/presence-hub.js';
 
 const member = (id: string, user?: string): PresenceMember => ({ connectionId: id, transport: 'ws', since: 1, ...(user ? { user } : {}) });
 
@@ -42,6 +42,37 @@ describe('PresenceHub over MemoryPresence', () => {
     hub.exit('t', 'a');
     await vi.advanceTimersByTimeAsync(PRESENCE_COALESCE_MS);
     expect(w.got).toEqual(['join a', 'join b', 'leave a']);
+  });
+
+  it('hands the watchers a native fan-out takes to it: one publish per change, the member named, the rest looped', async () => {
+    const published: string[] = [];
+    const taken = new Set<string>();
+    const fanout: PresenceFanout = {
+      watchPresence: (topic, w) => (w.id.startsWith('native') ? (taken.add(`${topic} ${w.id}`), true) : false),
+      unwatchPresence: (topic, w) => void taken.delete(`${topic} ${w.id}`),
+      publishPresence: (topic, frame, memberId) => {
+        const f = JSON.parse(frame) as { action: string; member: PresenceMember };
+        published.push(`${topic} ${f.action} ${f.member.connectionId} except ${memberId}`);
+      },
+    };
+    const hub = new PresenceHub(new MemoryPresence(), 100, (e) => { throw e; }, fanout);
+    const native = watcher('native-1');
+    const looped = watcher('sse-1');
+    await hub.watch('t', native);
+    await hub.watch('t', looped);
+    expect([...taken]).toEqual(['t native-1']);
+    hub.enter('t', member('a'));
+    await vi.advanceTimersByTimeAsync(PRESENCE_COALESCE_MS);
+    expect(native.got).toEqual([]);
+    expect(looped.got).toEqual(['join a']);
+    expect(published).toEqual(['t join a except a']);
+    hub.unwatch('t', native);
+    expect(taken.size).toBe(0);
+    hub.exit('t', 'a');
+    await vi.advanceTimersByTimeAsync(PRESENCE_COALESCE_MS);
+    // No native watcher left: the change is looped only.
+    expect(published).toEqual(['t join a except a']);
+    expect(looped.got).toEqual(['join a', 'leave a']);
   });
 
   it('cancels a join and a leave of one connection within an interval', async () => {
