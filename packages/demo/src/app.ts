@@ -1,4 +1,4 @@
-import { type PresenceMember, type RelayClient, type RelayEvent, type StateChange, createClient } from '@relaykit/client';
+import { type PresenceChange, type PresenceMember, type RelayClient, type RelayEvent, type StateChange, createClient } from '@relaykit/client';
 
 type Transport = 'auto' | 'sse' | 'ws' | 'poll';
 const MAX_ROWS = 500;
@@ -32,10 +32,10 @@ function start(): void {
     presence: true,
   });
   client.on('presence', (change) => {
-    const list = members.get(change.topic);
-    if (!list) return;
-    if (change.action === 'join') list.set(change.member.connectionId, change.member);
-    else list.delete(change.member.connectionId);
+    // A read in flight may answer with a list older than this change: it is applied after it.
+    const held = changesDuringRead.get(change.topic);
+    if (held) return void held.push(change);
+    applyChange(change);
     renderMembers();
   });
   client.on('state', showState);
@@ -57,14 +57,33 @@ function start(): void {
   renderTopics();
 }
 
-/** Reads every topic's members (on open; every few seconds over long polling, which gets no joins or leaves). */
+/** Joins and leaves heard while a topic's members are being read, in the order heard. */
+const changesDuringRead = new Map<string, PresenceChange[]>();
+
+function applyChange(change: PresenceChange): void {
+  const list = members.get(change.topic);
+  if (!list) return;
+  if (change.action === 'join') list.set(change.member.connectionId, change.member);
+  else list.delete(change.member.connectionId);
+}
+
+/**
+ * Reads every topic's members (on open; every few seconds over long polling, which gets no joins or
+ * leaves). A change can arrive on the stream before the answer that predates it: replaying those
+ * heard meanwhile, in order, over the answer ends at the right list whichever came first.
+ */
 async function readMembers(): Promise<void> {
   for (const topic of topics) {
+    const held: PresenceChange[] = [];
+    changesDuringRead.set(topic, held);
     try {
       const state = await client.presence(topic);
       members.set(topic, new Map(state.members.map((m) => [m.connectionId, m])));
+      for (const change of held) applyChange(change);
     } catch (error) {
       log(`presence of ${topic}: ${(error as Error).message}`);
+    } finally {
+      if (changesDuringRead.get(topic) === held) changesDuringRead.delete(topic);
     }
   }
   for (const topic of members.keys()) if (!topics.has(topic)) members.delete(topic);
