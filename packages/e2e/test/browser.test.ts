@@ -93,7 +93,11 @@ describe.each(RUNTIMES)('demo page in Chromium against %s', (runtime: Runtime) =
     const members = (page: Page) => page.locator('#members li[data-topic="room"]').evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.connectionId!));
     const streaming = [pages.sse, pages.ws];
     // Long polls are not members: the SSE and WebSocket pages are the room's two.
-    for (const page of streaming) await until('two members listed', async () => (await members(page)).length === 2);
+    let seen: string[] = [];
+    for (const page of streaming) {
+      // On a timeout the message says what the page listed.
+      await until(() => `two members listed (last seen: ${JSON.stringify(seen)})`, async () => (seen = await members(page)).length === 2);
+    }
     const extra = await context.newPage();
     await extra.goto(`${base}/?transport=ws&topics=room`);
     await until('the new page open', async () => (await stateOf(extra)) === 'open');
