@@ -90,6 +90,14 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
       }
       if (this.closed) return;
     }
+    // A member from its opening comment on, as a WebSocket is from its `subscribed`: a client that
+    // reads the topic's presence once the stream is open finds itself there.
+    if (!this.endedWith && !this.closed) {
+      const since = Date.now();
+      for (const topic of this.topics) {
+        this.host.presence.enter(topic, { connectionId: this.id, ...(this.user === undefined ? {} : { user: this.user }), transport: 'sse', since });
+      }
+    }
     sink.write(preambleFor(this.host.config.sseRetryMs));
     if (this.endedWith) {
       // Ended (a shutdown) between its admission and its first byte: it still hears why.
@@ -107,10 +115,6 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
       return;
     }
     if (!join) return;
-    const since = Date.now();
-    for (const topic of this.topics) {
-      this.host.presence.enter(topic, { connectionId: this.id, ...(this.user === undefined ? {} : { user: this.user }), transport: 'sse', since });
-    }
     const { position, resetTopics } = join;
     // A fresh stream announces where it starts, after the events that position already counts;
     // a resumed one keeps the client's id until its replay.
@@ -202,7 +206,7 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
     for (const topic of this.topics) {
       this.host.hub.leave(this, topic);
       if (this.watchesPresence) this.host.presence.unwatch(topic, this);
-      // A stream closed before its join completed was never entered: removing it changes nothing.
+      // A stream closed before its opening comment was never entered: removing it changes nothing.
       this.host.presence.exit(topic, this.id);
     }
   }
