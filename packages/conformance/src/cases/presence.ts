@@ -48,10 +48,13 @@ area.describe('presence', [
       const before = Date.now();
       const ws = await WsClient.connect();
       await ws.subscribe([topic, uniqueTopic('presother')]);
+      // One read, no retry: a connection is a member from its `subscribed` or opening comment on (§14).
+      expect(ids(await presence(topic)), 'listed once subscribed').toContain(ws.welcome.connectionId);
       const sse = await SseStream.open([topic]);
       const sseId = sse.response.headers.get('relaykit-connection-id');
       expect(sseId, 'an SSE stream names its connection').toBeTruthy();
       expect(sseId).not.toBe(ws.welcome.connectionId);
+      expect(ids(await presence(topic)), 'listed once its opening comment arrived').toContain(sseId);
       const pending = poll(topic, { wait: 3 });
       const state = await presenceUntil(topic, (p) => p.count === 2, 'two members');
       expect(ids(state)).toEqual([ws.welcome.connectionId, sseId].sort());
