@@ -54,6 +54,7 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
   private cancelExpiry: () => void = NO_EXPIRY;
   /** Why the server ended the stream, for a stream ended before it could take bytes. */
   private endedWith: SseEndCode | undefined;
+  private opened = false;
 
   constructor(
     private readonly host: SessionHost,
@@ -75,7 +76,7 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
     return this.id ? { ...this.baseHeaders, [CONNECTION_ID_HEADER]: this.id } : this.baseHeaders;
   }
 
-  /** Call when the stream can take bytes: sends the preamble, the replay, then goes live. */
+  /** Call when the stream can take bytes: joins, then sends the preamble, the replay, and goes live. */
   async start(sink: SseSink): Promise<void> {
     this.sink = sink;
     if (this.watchesPresence && !this.endedWith) {
@@ -84,23 +85,14 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
         await Promise.all(this.topics.map((topic) => this.host.presence.watch(topic, this)));
       } catch (error) {
         this.host.log.error('broker failed while opening an SSE stream', { error });
-        sink.write(preambleFor(this.host.config.sseRetryMs));
         this.end('broker_unavailable');
         return;
       }
       if (this.closed) return;
     }
-    // A member from its opening comment on, as a WebSocket is from its `subscribed`: a client that
-    // reads the topic's presence once the stream is open finds itself there.
-    if (!this.endedWith && !this.closed) {
-      const since = Date.now();
-      for (const topic of this.topics) {
-        this.host.presence.enter(topic, { connectionId: this.id, ...(this.user === undefined ? {} : { user: this.user }), transport: 'sse', since });
-      }
-    }
-    sink.write(preambleFor(this.host.config.sseRetryMs));
     if (this.endedWith) {
       // Ended (a shutdown) between its admission and its first byte: it still hears why.
+      this.open(sink);
       sink.write(endEventFor(this.endedWith));
       sink.end();
       return;
@@ -115,6 +107,16 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
       return;
     }
     if (!join) return;
+    // A member from its opening comment on, as a WebSocket is from its `subscribed`: a client that
+    // reads the topic's presence once the stream is open finds itself there.
+    const since = Date.now();
+    for (const topic of this.topics) {
+      this.host.presence.enter(topic, { connectionId: this.id, ...(this.user === undefined ? {} : { user: this.user }), transport: 'sse', since });
+    }
+    // Only now, with the join made: a client that publishes as soon as it reads the opening comment
+    // must get that event (in Redis mode the join waits on Redis, and a comment sent before it let
+    // such an event slip in ahead of the stream's position).
+    this.open(sink);
     const { position, resetTopics } = join;
     // A fresh stream announces where it starts, after the events that position already counts;
     // a resumed one keeps the client's id until its replay.
@@ -127,6 +129,13 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
     }
     const ready = join;
     sendPaced(ready, this, replayLowWater(this.host.config.maxBufferedBytes), () => ready.goLive(this.topics));
+  }
+
+  /** The opening comment and retry hint, once: every stream starts with them, even one that only hears why it ended. */
+  private open(sink: SseSink): void {
+    if (this.opened) return;
+    this.opened = true;
+    sink.write(preambleFor(this.host.config.sseRetryMs));
   }
 
   get bufferedAmount(): number {
@@ -164,7 +173,8 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
 
   /** A final `retry:` hint, so clients spread their reconnects over SSE_RETRY_MS, then the end. */
   shutdown(): void {
-    if (this.sink && !this.closed) this.sink.write(utf8.encode(encodeSseRetry(this.host.config.sseRetryMs)));
+    // A stream still opening gets the hint with its preamble, from end().
+    if (this.sink && !this.closed && this.opened) this.sink.write(utf8.encode(encodeSseRetry(this.host.config.sseRetryMs)));
     this.end('shutting_down');
   }
 
@@ -191,6 +201,7 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
     if (this.closed) return;
     this.endedWith = code;
     if (this.sink) {
+      this.open(this.sink);
       this.sink.write(endEventFor(code));
       this.sink.end();
     }

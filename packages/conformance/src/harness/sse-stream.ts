@@ -56,7 +56,7 @@ export class SseStream {
       throw new Error(`SSE ${url} answered ${response.status}: ${body}`);
     }
     const stream = new SseStream(response, abort);
-    // The opening comment proves the stream is flowing (and that the join was made).
+    // The opening comment proves the stream is flowing and joined: events published from now on reach it.
     await stream.items.find((i) => i.kind === 'comment', 'the opening comment');
     return stream;
   }
