@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
 import { CONNECTION_ID_HEADER, type Relay, SSE_RESPONSE_HEADERS, handshakeOfHeaders } from '@relaykit/core';
 import type { SseSink } from '@relaykit/core/adapter';
 import { TurnCorked } from './turn-cork.js';
@@ -7,53 +8,103 @@ import { TurnCorked } from './turn-cork.js';
 /** Flat [name, value, ...] list, built once: node:http then copies no header object per stream. */
 const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();
 
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * One event's bytes as one chunk of chunked encoding. A fan-out writes the same bytes to every
+ * stream of the topic one after another (keepalives too), so the last one framed is kept.
+ */
+let lastChunk: Uint8Array | undefined;
+let lastFramed = CRLF;
+function framedOnce(chunk: Uint8Array): Buffer {
+  if (chunk === lastChunk) return lastFramed;
+  const size = `${chunk.byteLength.toString(16)}\r\n`;
+  const framed = Buffer.allocUnsafe(size.length + chunk.byteLength + 2);
+  framed.write(size, 0, 'latin1');
+  framed.set(chunk, size.length);
+  framed.write('\r\n', size.length + chunk.byteLength, 'latin1');
+  lastChunk = chunk;
+  lastFramed = framed;
+  return framed;
+}
+
 /**
  * A node:http response, or an HTTP/2 stream's compatibility response, as the session's sink: one
  * object per stream, no closures per connection. An HTTP/2 response is measured on its stream
- * (the compatibility object has no writableLength, and `destroyed` is the stream's). An HTTP/1.1
- * response is corked for the turn (turn-cork.ts): node:http itself merges only one tick's writes.
+ * (the compatibility object has no writableLength, and `destroyed` is the stream's).
+ *
+ * An HTTP/1.1 stream bypasses ServerResponse.write after its head: a turn's chunks are held here
+ * and leave as one chunked-encoding chunk in one socket write at the end of the turn. Through
+ * ServerResponse each event cost a chunk record, and on uncork a socket write per event plus the
+ * framing's (Node 24's OutgoingMessage.uncork); here it is an array push per event. `end()` still
+ * goes through the response, which writes the last chunk and lets the connection be reused.
  */
 export class NodeSink extends TurnCorked implements SseSink {
   private readonly res: { write(chunk: Uint8Array): boolean; end(): void };
   private readonly writable: { readonly writableLength: number; readonly destroyed: boolean };
   private readonly http1: ServerResponse | undefined;
+  private readonly socket: Socket | undefined;
+  /** The turn's chunks, shared with every other stream that got the same events. */
+  private chunks: Uint8Array[] = [];
+  private heldBytes = 0;
+  private headSent = false;
   constructor(res: ServerResponse | Http2ServerResponse) {
     super();
     this.res = res;
-    this.writable = 'stream' in res ? res.stream : res;
     this.http1 = 'stream' in res ? undefined : res;
+    this.socket = 'stream' in res ? undefined : (res.socket as Socket);
+    this.writable = 'stream' in res ? res.stream : this.socket!;
+    // The head leaves at the end of this turn, with the preamble when the join was immediate.
+    if (this.http1) this.holdForTurn();
   }
   write(chunk: Uint8Array): number {
     if (!this.http1) return this.res.write(chunk) ? chunk.byteLength : this.writable.destroyed ? 0 : -1;
     if (this.writable.destroyed) return 0;
     const backpressure = this.holdForTurn();
-    this.http1.write(chunk);
+    this.chunks.push(chunk);
+    this.heldBytes += chunk.byteLength;
     return backpressure ? -1 : chunk.byteLength;
   }
   protected unsentBytes(): number {
     return this.writable.writableLength;
   }
-  protected cork(): void {
-    this.http1?.cork();
-  }
-  /**
-   * A corked response collects its chunks and writes them as one chunk on uncork, but only after
-   * it has uncorked the socket (Node 24's OutgoingMessage.uncork): corking the socket around it
-   * keeps that one chunk one writev instead of a write per event.
-   */
+  protected cork(): void {}
+  /** Writes the turn's chunks (after the head, the first time) as one socket write. */
   protected uncork(): void {
-    const socket = this.http1?.socket;
-    socket?.cork();
-    this.http1?.uncork();
-    socket?.uncork();
+    const { http1: res, socket } = this;
+    if (!res || !socket || socket.destroyed) return this.drop();
+    if (!this.headSent) {
+      this.headSent = true;
+      socket.cork();
+      res.flushHeaders();
+      this.flush(socket, res.chunkedEncoding);
+      socket.uncork();
+    } else this.flush(socket, res.chunkedEncoding);
   }
-  /** Uncorks first: a stream ended on shutdown or as a slow consumer may be destroyed right after. */
+  private flush(socket: Socket, chunked: boolean): void {
+    const { chunks, heldBytes } = this;
+    if (heldBytes === 0) return;
+    // An HTTP/1.0 client gets the bytes as they are (its response ends with the connection).
+    if (chunks.length === 1) socket.write(chunked ? framedOnce(chunks[0]!) : chunks[0]!);
+    else if (!chunked) socket.write(Buffer.concat(chunks, heldBytes));
+    else {
+      chunks.unshift(Buffer.from(`${heldBytes.toString(16)}\r\n`, 'latin1'));
+      chunks.push(CRLF);
+      socket.write(Buffer.concat(chunks));
+    }
+    this.drop();
+  }
+  private drop(): void {
+    this.chunks.length = 0;
+    this.heldBytes = 0;
+  }
+  /** Flushes first: a stream ended on shutdown or as a slow consumer may be destroyed right after. */
   end(): void {
     this.endTurn();
     this.res.end();
   }
   get bufferedAmount(): number {
-    return this.writable.writableLength;
+    return this.writable.writableLength + this.heldBytes;
   }
 }
 
