@@ -54,8 +54,6 @@ export class NodeSink extends TurnCorked implements SseSink {
     this.http1 = 'stream' in res ? undefined : res;
     this.socket = 'stream' in res ? undefined : (res.socket as Socket);
     this.writable = 'stream' in res ? res.stream : this.socket!;
-    // The head leaves at the end of this turn, with the preamble when the join was immediate.
-    if (this.http1) this.holdForTurn();
   }
   write(chunk: Uint8Array): number {
     if (!this.http1) return this.res.write(chunk) ? chunk.byteLength : this.writable.destroyed ? 0 : -1;
@@ -69,7 +67,11 @@ export class NodeSink extends TurnCorked implements SseSink {
     return this.writable.writableLength;
   }
   protected cork(): void {}
-  /** Writes the turn's chunks (after the head, the first time) as one socket write. */
+  /**
+   * Writes the turn's chunks as one socket write; the first time, the head goes with them: the
+   * session writes nothing before its join, so an EventSource's `open` means what the opening
+   * comment means (events published from then on reach the stream).
+   */
   protected uncork(): void {
     const { http1: res, socket } = this;
     if (!res || !socket || socket.destroyed) return this.drop();

@@ -34,7 +34,7 @@ async function rig(stream: (sink: NodeSink, res: ServerResponse) => Promise<void
     for (let i = 0; i < 200 && !raw.includes(text); i++) await new Promise((r) => setTimeout(r, 10));
     expect(raw).toContain(text);
   };
-  return { request, until, body: () => raw.slice(raw.indexOf('\r\n\r\n') + 4) };
+  return { request, until, raw: () => raw, body: () => raw.slice(raw.indexOf('\r\n\r\n') + 4) };
 }
 
 describe('NodeSink (HTTP/1.1)', () => {
@@ -55,9 +55,9 @@ describe('NodeSink (HTTP/1.1)', () => {
     await until('\r\n\r\nok');
   });
 
-  it('sends the head at the end of the first turn even with no body yet', async () => {
+  it('sends the head with the first chunk, not before', async () => {
     let release = () => {};
-    const { request, until, body } = await rig(
+    const { request, until, raw, body } = await rig(
       (sink) =>
         new Promise<void>((resolve) => {
           release = () => {
@@ -67,8 +67,8 @@ describe('NodeSink (HTTP/1.1)', () => {
         }),
     );
     request();
-    await until('HTTP/1.1 200 OK');
-    expect(body()).toBe('');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(raw()).toBe('');
     release();
     await until(': late');
     expect(body()).toBe('8\r\n: late\n\n\r\n');
