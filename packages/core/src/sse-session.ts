@@ -168,7 +168,8 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
 
   /** One heartbeat: a comment that keeps proxies and idle timers from closing the stream. */
   beat(): void {
-    if (this.sink && !this.closed) this.sink.write(KEEPALIVE);
+    // Not before the opening comment, which must be the stream's first bytes (a client takes the first comment as the open).
+    if (this.sink && this.opened && !this.closed) this.sink.write(KEEPALIVE);
   }
 
   /** A final `retry:` hint, so clients spread their reconnects over SSE_RETRY_MS, then the end. */
@@ -224,6 +225,7 @@ export class SseSession implements Session, BacklogSink, PresenceWatcher, Expiri
 
   /** A join or a leave of its topics (`presence=1`): an `event: presence` without `id:`. */
   presence(change: EncodedPresence): void {
-    if (!this.closed) this.sink?.write(change.sse);
+    // A change heard while the stream is still joining is one a read after its opening comment already reflects.
+    if (this.opened && !this.closed) this.sink?.write(change.sse);
   }
 }

@@ -185,6 +185,27 @@ describe('SseSession', () => {
     expect(ids).toEqual(['e1-1', 'e1-2']);
   });
 
+  it('writes nothing before its join is made (no keepalive, no presence), then opens: an event published on the opening comment arrives', async () => {
+    const h = host();
+    const sink = new FakeSink();
+    const join = h.hub.join.bind(h.hub);
+    let release = () => {};
+    // A join that waits, as one on Redis waits for its SUBSCRIBE to be confirmed.
+    h.hub.join = (...args) => new Promise((resolve) => (release = () => resolve(join(...args))));
+    const session = new SseSession(h, ['t'], undefined, undefined, undefined, 'c1', undefined, true);
+    const started = session.start(sink);
+    await settle();
+    session.beat();
+    session.presence({ ws: '', sse: new TextEncoder().encode('event: presence\ndata: {}\n\n') });
+    expect(sink.text).toBe('');
+    release();
+    await started;
+    expect(sink.text.startsWith(': relaykit stream open\n\n')).toBe(true);
+    const { id } = (await h.publish('t', { type: 'x', data: 1 })).envelope;
+    expect(sink.text).toContain(`id: ${id}\nevent: x\n`);
+    session.onClose();
+  });
+
   it('resumes with a reset for an id it cannot interpret, then replays what is held', async () => {
     const h = host();
     await h.publish('t', { type: 'x', data: 1 });
