@@ -31,7 +31,7 @@ area.describe('sse', [
       const topic = uniqueTopic('open');
       const stream = await SseStream.open([topic]);
       await stream.items.until((items) => items.some((i) => i.kind === 'retry'), 'a retry: field');
-      expect(stream.raw.startsWith(':'), `stream starts with a comment: ${JSON.stringify(stream.raw.slice(0, 40))}`).toBe(true);
+      expect(/^: ?relaykit stream open\r?\n/.test(stream.raw), `stream starts with the opening comment: ${JSON.stringify(stream.raw.slice(0, 40))}`).toBe(true);
       expect(stream.raw).toMatch(/^retry: ?\d+\r?\n/m);
       const firstEvent = stream.items.items.findIndex((i) => i.kind === 'event');
       const retry = stream.items.items.findIndex((i) => i.kind === 'retry');

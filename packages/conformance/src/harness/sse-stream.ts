@@ -1,4 +1,4 @@
-import { Envelope, PresenceChange, ResetSignal } from '@relaykit/contracts';
+import { Envelope, PresenceChange, ResetSignal, SSE_OPEN_COMMENT } from '@relaykit/contracts';
 import { type EventSourceMessage, createParser } from 'eventsource-parser';
 import { expect } from 'vitest';
 import { Collector } from './collector.ts';
@@ -57,7 +57,7 @@ export class SseStream {
     }
     const stream = new SseStream(response, abort);
     // The opening comment proves the stream is flowing and joined: events published from now on reach it.
-    await stream.items.find((i) => i.kind === 'comment', 'the opening comment');
+    await stream.items.find((i) => i.kind === 'comment' && i.text.trim() === SSE_OPEN_COMMENT, 'the opening comment');
     return stream;
   }
 
