@@ -3,7 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { CONNECTION_ID_HEADER, type Relay, SSE_RESPONSE_HEADERS, handshakeOfHeaders } from '@relaykit/core';
 import type { SseSink } from '@relaykit/core/adapter';
-import { TurnCorked } from './turn-cork.js';
+import { TurnCorked } from '@relaykit/core/adapter';
 
 /** Flat [name, value, ...] list, built once: node:http then copies no header object per stream. */
 const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();

@@ -5,7 +5,7 @@ import { type Relay, RelayError, handshakeOfHeaders } from '@relaykit/core';
 import type { WsPeer } from '@relaykit/core/adapter';
 import { WebSocket, WebSocketServer } from 'ws';
 import { requestUrl } from './request-url.js';
-import { TurnCorked } from './turn-cork.js';
+import { TurnCorked } from '@relaykit/core/adapter';
 
 /**
  * ws closes a frame over maxPayload with 1009 and no reason (its receiver calls `close(1009)`);

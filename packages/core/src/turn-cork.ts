@@ -1,10 +1,11 @@
 /**
  * Holds writes until the end of the event-loop turn, so that everything one turn sends to a
- * socket (the events of a busy topic, a control frame between them) leaves in one writev instead
- * of one syscall per event: what uWS does for every Bun socket. Node's node:http merges only the
- * writes of one tick; ws not even those. "The turn" ends at setImmediate, after the poll phase's
- * I/O callbacks and the microtasks they queued, so an event waits at most for the rest of the
- * turn that published it.
+ * connection (the events of a busy topic, a control frame between them) leaves in one write
+ * instead of one per event: what uWS does for every Bun WebSocket. Node's node:http merges only
+ * the writes of one tick, ws not even those, and a Bun direct stream pays for each
+ * controller.write (joining a turn's writes took Bun 1.4.5 from 2.9 to 0.62 us of server CPU per
+ * delivered SSE event). "The turn" ends at setImmediate (the same on Node, Bun and Deno), after the poll phase's I/O callbacks and the microtasks they queued, so an event waits
+ * at most for the rest of the turn that published it.
  */
 export abstract class TurnCorked {
   private held = false;
