@@ -206,6 +206,24 @@ function chartFiles(v: View, chartDir: string): Record<string, string> {
     ),
   );
   files.memBars = 'memory-per-connection.svg';
+  // One bar per transport and subscriber count: how the fan-out cost per subscriber holds as a room grows.
+  const tpTargets = targets.filter((t) => TRANSPORTS.some((tr) => v.ms(t.id, 'throughput', tr).length));
+  const tpSeries = TRANSPORTS.flatMap((tr) => {
+    const counts = [...new Set(tpTargets.flatMap((t) => v.ms(t.id, 'throughput', tr).map((m) => Number(m.params.subscribers))))].sort((a, b) => a - b);
+    return counts.map((n) => ({
+      name: `${tr.toUpperCase()}, ${f0(n)} subscribers`,
+      values: tpTargets.map((t) => v.ms(t.id, 'throughput', tr).find((m) => Number(m.params.subscribers) === n)?.figures.usPerDelivered ?? Number.NaN),
+    }));
+  });
+  writeFileSync(
+    join(chartDir, 'throughput-per-delivered.svg'),
+    barChart(
+      { title: 'Publish throughput: server CPU per delivered event (16 WS publishers × 32 in flight)', xLabel: 'target', yLabel: 'µs of server CPU per delivered event', width: 900 },
+      tpTargets.map((t) => short(t.id)),
+      tpSeries,
+    ),
+  );
+  files.throughput = 'throughput-per-delivered.svg';
   return files;
 }
 
@@ -314,7 +332,7 @@ export function renderReport(run: LoadRun, dir: string, file: string, chartDir =
     for (const tr of t.transports)
       for (const m of v.ms(t.id, 'throughput', tr))
         push(`| ${t.label} | ${tr.toUpperCase()} | ${m.params.publishers} × ${m.params.window} | ${m.params.subscribers} | ${f0(m.figures.ackedPerS)} | ${f0(m.figures.deliveredPerS)} | ${f1(m.figures.usPerPublish, 1)} | ${m.figures.usPerDelivered === undefined ? '–' : f1(m.figures.usPerDelivered, 3)} | ${f1(m.server.cpuCores, 2)} | ${f1(m.driver.cpuCores, 2)} |`);
-  push('');
+  push('', `![throughput per delivered event](${rel(charts.throughput!)})`, '');
   push('## Connection churn (connect → subscribed → close)', '');
   push('| target | transport | lanes | cycles/s | p50 (ms) | p99 (ms) | RSS before → after (MB) | errors |', '|---|---|---|---|---|---|---|---|');
   for (const t of targets)

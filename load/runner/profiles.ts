@@ -37,7 +37,8 @@ export interface Profile {
   repeats: number;
   throughputS: number;
   throughputConnsPerWorker: number;
-  throughputSubscribers: number;
+  /** Subscriber counts of the throughput suite, one run each: the fan-out cost at a room's size and at ten times it. */
+  throughputSubscribers: number[];
   churnS: number;
   churnConcurrencyPerWorker: number;
   /** Longest wait for the 1-minute load average to fall below 0.7 before a block of measurements. */
@@ -83,7 +84,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     repeats: 1,
     throughputS: 2,
     throughputConnsPerWorker: 2,
-    throughputSubscribers: 20,
+    throughputSubscribers: [20],
     churnS: 2,
     churnConcurrencyPerWorker: 8,
     loadGateMs: 0,
@@ -109,7 +110,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     repeats: 3,
     throughputS: 5,
     throughputConnsPerWorker: 4,
-    throughputSubscribers: 100,
+    throughputSubscribers: [100, 1000],
     churnS: 5,
     churnConcurrencyPerWorker: 32,
     loadGateMs: 20_000,
@@ -134,7 +135,7 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     repeats: 3,
     throughputS: 5,
     throughputConnsPerWorker: 4,
-    throughputSubscribers: 100,
+    throughputSubscribers: [100],
     churnS: 5,
     churnConcurrencyPerWorker: 32,
     loadGateMs: 0,

@@ -1,7 +1,7 @@
 /**
  * Publish throughput (relaykit protocol): WebSocket or SSE subscribers on topic `tp`, then
  * WebSocket publishers that keep a window of 32 publish frames in flight each for the profile's
- * `throughputS`: acks and deliveries per second, server CPU per publish and per delivered event
+ * `throughputS`, once per count in `throughputSubscribers`: acks and deliveries per second, server CPU per publish and per delivered event
  * (server CPU / (acked publishes × subscribers), the fan-out cost issue 11 targets). A
  * `throughput` measurement.
  */
@@ -12,11 +12,16 @@ import type { TargetDef } from '../targets.ts';
 import { type SuiteEnv, errorsOf, measurement, phaseStart, serverCpuMs, snap, split, status, withServer } from './context.ts';
 
 export async function throughputSuite(env: SuiteEnv, def: TargetDef, transport: 'ws' | 'sse', loadavg: number): Promise<void> {
+  for (const subscribers of env.profile.throughputSubscribers) await throughputRun(env, def, transport, subscribers, loadavg);
+}
+
+/** One throughput measurement with `subscribers` subscribers, on a fresh server. */
+async function throughputRun(env: SuiteEnv, def: TargetDef, transport: 'ws' | 'sse', subscribers: number, loadavg: number): Promise<void> {
   const { state, profile, pool } = env;
   await withServer(env, def, async (ctx) => {
     const base = ctx.server.base;
-    state.log(`${def.id} ${transport}: publish throughput (${pool.size * profile.throughputConnsPerWorker} publishers, ${profile.throughputSubscribers} subscribers, ${profile.throughputS} s)`);
-    const subs = pool.run('subscribers', new Map([...split(profile.throughputSubscribers, pool.size)].map(([i, count]) => [i, { base, protocol: def.protocol, transport, topics: ['tp'], holdMs: profile.maxLifetimeMs, count }])));
+    state.log(`${def.id} ${transport}: publish throughput (${pool.size * profile.throughputConnsPerWorker} publishers, ${subscribers} subscribers, ${profile.throughputS} s)`);
+    const subs = pool.run('subscribers', new Map([...split(subscribers, pool.size)].map(([i, count]) => [i, { base, protocol: def.protocol, transport, topics: ['tp'], holdMs: profile.maxLifetimeMs, count }])));
     subs.done.catch((e) => state.error(`${def.id} throughput: ${e}`, true));
     await state.withProgress(subs.ready('subscribed'), 60_000, async () => status(ctx, 'subscribing'));
     await snap(ctx, true, false);
@@ -35,12 +40,12 @@ export async function throughputSuite(env: SuiteEnv, def: TargetDef, transport: 
       transport,
       repeat: 1,
       loadavg1: loadavg,
-      params: { publishers: pool.size * profile.throughputConnsPerWorker, window: 32, subscribers: profile.throughputSubscribers, durationS: profile.throughputS },
+      params: { publishers: pool.size * profile.throughputConnsPerWorker, window: 32, subscribers, durationS: profile.throughputS },
       figures: {
         ackedPerS: round(acked / profile.throughputS, 0),
         deliveredPerS: round((s.counters[M.delivered] ?? 0) / profile.throughputS, 0),
         usPerPublish: round((cpuUsed * 1000) / Math.max(1, acked), 2),
-        usPerDelivered: round((cpuUsed * 1000) / Math.max(1, acked * profile.throughputSubscribers), 3),
+        usPerDelivered: round((cpuUsed * 1000) / Math.max(1, acked * subscribers), 3),
       },
       errors: errorsOf(ctx.totals),
       ...start,
