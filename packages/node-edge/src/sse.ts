@@ -8,24 +8,38 @@ import { TurnCorked } from '@relaykit/core/adapter';
 /** Flat [name, value, ...] list, built once: node:http then copies no header object per stream. */
 const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();
 
-const CRLF = Buffer.from('\r\n');
+/**
+ * `chunks` as one chunk of chunked encoding: the size in hex, CRLF, the bytes, CRLF, in one new
+ * array (filled by hand: Buffer.concat and Buffer.from(string) are JavaScript polyfills on Deno).
+ */
+function chunkOf(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
+  const hex = bytes.toString(16);
+  const out = Buffer.allocUnsafe(hex.length + bytes + 4);
+  for (let i = 0; i < hex.length; i++) out[i] = hex.charCodeAt(i);
+  out[hex.length] = 13;
+  out[hex.length + 1] = 10;
+  let at = hex.length + 2;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  out[at] = 13;
+  out[at + 1] = 10;
+  return out;
+}
 
 /**
- * One event's bytes as one chunk of chunked encoding. A fan-out writes the same bytes to every
- * stream of the topic one after another (keepalives too), so the last one framed is kept.
+ * One event alone in its turn, framed. A fan-out writes the same bytes to every stream of the
+ * topic one after another (keepalives too), so the last one framed is kept.
  */
 let lastChunk: Uint8Array | undefined;
-let lastFramed = CRLF;
-function framedOnce(chunk: Uint8Array): Buffer {
-  if (chunk === lastChunk) return lastFramed;
-  const size = `${chunk.byteLength.toString(16)}\r\n`;
-  const framed = Buffer.allocUnsafe(size.length + chunk.byteLength + 2);
-  framed.write(size, 0, 'latin1');
-  framed.set(chunk, size.length);
-  framed.write('\r\n', size.length + chunk.byteLength, 'latin1');
-  lastChunk = chunk;
-  lastFramed = framed;
-  return framed;
+let lastFramed: Uint8Array | undefined;
+function framedOnce(chunk: Uint8Array): Uint8Array {
+  if (chunk !== lastChunk || !lastFramed) {
+    lastFramed = chunkOf([chunk], chunk.byteLength);
+    lastChunk = chunk;
+  }
+  return lastFramed;
 }
 
 /**
@@ -88,12 +102,7 @@ export class NodeSink extends TurnCorked implements SseSink {
     if (heldBytes === 0) return;
     // An HTTP/1.0 client gets the bytes as they are (its response ends with the connection).
     if (chunks.length === 1) socket.write(chunked ? framedOnce(chunks[0]!) : chunks[0]!);
-    else if (!chunked) socket.write(Buffer.concat(chunks, heldBytes));
-    else {
-      chunks.unshift(Buffer.from(`${heldBytes.toString(16)}\r\n`, 'latin1'));
-      chunks.push(CRLF);
-      socket.write(Buffer.concat(chunks));
-    }
+    else socket.write(chunked ? chunkOf(chunks, heldBytes) : Buffer.concat(chunks, heldBytes));
     this.drop();
   }
   private drop(): void {
