@@ -16,12 +16,24 @@ export function wsUrl(baseUrl: string, token: string | undefined): string {
  * WebSocket: subscribe on welcome (resuming from the last id), app-level pings every heartbeat
  * (a browser never sees protocol pings), publish frames answered by ack/error.
  */
+/** The ref of the subscribe sent on the welcome, whose answer opens the transport. */
+const OPEN_REF = 'open';
+
 export function openWs(ctx: TransportContext): Transport {
   const WebSocketImpl = ctx.WebSocket;
   if (!WebSocketImpl) throw new RelayKitError('network', 'WebSocket is not available here');
   const socket = new WebSocketImpl(wsUrl(ctx.baseUrl, ctx.token));
   let done = false;
   let welcomed = false;
+  /** What the welcome said, until the first subscribe is answered: then the transport is open. */
+  let opening: { heartbeatMs: number; server: string } | undefined;
+  // Open only once subscribed: a client that publishes or reads presence on open finds itself
+  // subscribed (a read sent on the welcome could be answered before this socket's own join).
+  const open = () => {
+    if (!opening) return;
+    ctx.hooks.open(opening);
+    opening = undefined;
+  };
   let pinger: ReturnType<typeof setInterval> | undefined;
   /** The refresh awaiting its `refreshed` (or `error`), by its ref. */
   let refreshing: { ref: string; resolve(expiresAt: number | undefined): void; reject(error: RelayKitError): void } | undefined;
@@ -59,13 +71,15 @@ export function openWs(ctx: TransportContext): Transport {
         ctx.resume.baseline(frame.position);
         ctx.hooks.heartbeat(frame.heartbeatMs);
         pinger = setInterval(() => send({ type: 'ping' }), frame.heartbeatMs);
-        if (ctx.topics.length > 0) {
-          const lastEventId = ctx.resume.lastId;
-          send({ type: 'subscribe', topics: ctx.topics, ...(lastEventId === undefined ? {} : { lastEventId }), ...(ctx.presence ? { presence: true } : {}) });
-        }
-        ctx.hooks.open({ heartbeatMs: frame.heartbeatMs, server: frame.server });
+        opening = { heartbeatMs: frame.heartbeatMs, server: frame.server };
+        if (ctx.topics.length === 0) return open();
+        const lastEventId = ctx.resume.lastId;
+        send({ type: 'subscribe', topics: ctx.topics, ref: OPEN_REF, ...(lastEventId === undefined ? {} : { lastEventId }), ...(ctx.presence ? { presence: true } : {}) });
         return;
       }
+      case 'subscribed':
+        if (frame.ref === OPEN_REF) open();
+        return;
       case 'event':
         ctx.hooks.event(frame.event);
         return;
@@ -80,6 +94,11 @@ export function openWs(ctx: TransportContext): Transport {
         return;
       case 'error': {
         const error = new RelayKitError(frame.code, frame.message);
+        if (frame.ref === OPEN_REF) {
+          // The first subscribe refused (a topic the token may not read): open all the same, and say why.
+          open();
+          return ctx.hooks.error(error);
+        }
         if (typeof frame.ref === 'number') ctx.hooks.nack(frame.ref, error);
         else if (refreshing && frame.ref === refreshing.ref) refreshing.reject(error);
         else ctx.hooks.error(error);
@@ -93,7 +112,7 @@ export function openWs(ctx: TransportContext): Transport {
         if (refreshing && frame.ref === refreshing.ref) ctx.hooks.revoked(frame.topics);
         return;
       default:
-        return; // subscribed, pong: activity only
+        return; // pong: activity only
     }
   };
   socket.onclose = (event: CloseEvent) => {

@@ -135,6 +135,18 @@ describe('WebSocket', () => {
   afterEach(() => {
     FakeSocket.instances = [];
     FakeSocket.refuse = false;
+    FakeSocket.holdSubscribed = false;
+  });
+
+  test('opens once its first subscribe is answered, not on the welcome: a presence read or publish on open finds it subscribed', async () => {
+    FakeSocket.holdSubscribed = true;
+    const c = make({ url: 'http://relay.test', transport: 'ws', topics: ['t'], WebSocket: FakeSocket as never });
+    await until(() => FakeSocket.instances[0]?.ofType('subscribe').length === 1);
+    const socket = FakeSocket.instances[0]!;
+    await sleep(20);
+    expect(c.state).not.toBe('open');
+    socket.receive({ type: 'subscribed', topics: ['t'], ref: 'open' });
+    expect(c.state).toBe('open');
   });
 
   test('subscribes on welcome, resumes from the last id, and retries a publish whose ack was lost with the same key', async () => {
@@ -142,7 +154,7 @@ describe('WebSocket', () => {
     await until(() => c.state === 'open');
     const first = FakeSocket.instances[0]!;
     expect(first.url).toBe('ws://relay.test/v1/ws?token=tok');
-    expect(first.sent[0]).toEqual({ type: 'subscribe', topics: ['t'], lastEventId: 'p-0' });
+    expect(first.sent[0]).toEqual({ type: 'subscribe', topics: ['t'], ref: 'open', lastEventId: 'p-0' });
     first.receive({ type: 'event', event: envelope('e-1') });
     const published = c.publish('t', 'x', { n: 1 });
     await until(() => first.sent.some((f) => f.type === 'publish'));
@@ -150,7 +162,7 @@ describe('WebSocket', () => {
     first.drop(); // the ack never comes
     await until(() => FakeSocket.instances.length === 2 && c.state === 'open');
     const second = FakeSocket.instances[1]!;
-    expect(second.sent[0]).toEqual({ type: 'subscribe', topics: ['t'], lastEventId: 'e-1' });
+    expect(second.sent[0]).toEqual({ type: 'subscribe', topics: ['t'], ref: 'open', lastEventId: 'e-1' });
     await until(() => second.sent.some((f) => f.type === 'publish'));
     const retry = second.sent.find((f) => f.type === 'publish')!;
     expect(retry.key).toBe(frame.key);

@@ -209,7 +209,7 @@ describe('publishing with several URLs', () => {
     await until(() => FakeSocket.instances.length === 2 && c.state === 'open');
     const second = FakeSocket.instances[1]!;
     expect(second.url).toBe('ws://b.test/v1/ws');
-    expect(second.sent[0]).toEqual({ type: 'subscribe', topics: ['t'], lastEventId: 'p-0' });
+    expect(second.sent[0]).toEqual({ type: 'subscribe', topics: ['t'], ref: 'open', lastEventId: 'p-0' });
     // the retry goes to b.test, over HTTP or over the new socket, whichever is ready first
     await until(() => posts.length > 0 || second.sent.some((f) => f.type === 'publish'));
     const retryFrame = second.sent.find((f) => f.type === 'publish');

@@ -32,6 +32,8 @@ export class FakeSocket {
   static instances: FakeSocket[] = [];
   /** Refuse every upgrade, or those whose URL starts with one of these. */
   static refuse: boolean | string[] = false;
+  /** Leave subscribes unanswered: the test answers them. */
+  static holdSubscribed = false;
   readyState = 0;
   sent: Record<string, unknown>[] = [];
   onmessage: ((e: { data: string }) => void) | null = null;
@@ -46,8 +48,13 @@ export class FakeSocket {
       this.receive({ type: 'welcome', version: '1', connectionId: 'c', heartbeatMs: 1000, historySize: 10, maxMessageBytes: 1000, maxTopics: 10, position: 'p-0', server: 'fake' });
     }, 1);
   }
+  /** Records what the client sent; a subscribe is answered as a server answers it. */
   send(text: string) {
-    this.sent.push(JSON.parse(text));
+    const frame = JSON.parse(text) as Record<string, unknown>;
+    this.sent.push(frame);
+    if (frame.type === 'subscribe' && !FakeSocket.holdSubscribed) {
+      setTimeout(() => this.readyState === 1 && this.receive({ type: 'subscribed', topics: frame.topics, ...(frame.ref === undefined ? {} : { ref: frame.ref }) }), 0);
+    }
   }
   close() {
     this.readyState = 3;
