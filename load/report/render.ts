@@ -218,7 +218,7 @@ function chartFiles(v: View, chartDir: string): Record<string, string> {
   writeFileSync(
     join(chartDir, 'throughput-per-delivered.svg'),
     barChart(
-      { title: 'Publish throughput: server CPU per delivered event (16 WS publishers × 32 in flight)', xLabel: 'target', yLabel: 'µs of server CPU per delivered event', width: 900 },
+      { title: 'Publish throughput: server CPU per delivered event', xLabel: 'target', yLabel: 'µs of server CPU per delivered event', width: 900 },
       tpTargets.map((t) => short(t.id)),
       tpSeries,
     ),
