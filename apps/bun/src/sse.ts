@@ -1,16 +1,14 @@
 import { type Relay, handshakeOf } from '@relaykit/core';
-import { type SseSession, type SseSink, TurnCorked } from '@relaykit/core/adapter';
+import { type SseSession, type SseSink, TurnBuffered } from '@relaykit/core/adapter';
 import type { Server } from 'bun';
 
 /**
- * A direct stream's controller as the session's sink. A turn's chunks are held and written as one
- * `controller.write` at the end of the turn (TurnCorked). `write` returns a number when the bytes
- * went to the socket, or a promise while they wait behind backpressure; `queued` counts those.
+ * A direct stream's controller as the session's sink. A turn's chunks are written as one
+ * `controller.write` at the end of the turn (TurnBuffered). `write` returns a number when the
+ * bytes went to the socket, or a promise while they wait behind backpressure; `queued` counts those.
  */
-export class BunSink extends TurnCorked implements SseSink {
+export class BunSink extends TurnBuffered implements SseSink {
   private queued = 0;
-  private chunks: Uint8Array[] = [];
-  private heldBytes = 0;
   private readonly controller: ReadableStreamDirectController;
   private readonly session: SseSession;
   constructor(controller: ReadableStreamDirectController, session: SseSession) {
@@ -20,29 +18,20 @@ export class BunSink extends TurnCorked implements SseSink {
   }
   write(chunk: Uint8Array): number {
     if (this.session.closed) return 0;
-    const backpressure = this.holdForTurn();
-    this.chunks.push(chunk);
-    this.heldBytes += chunk.byteLength;
-    return backpressure ? -1 : chunk.byteLength;
+    return this.hold(chunk) ? -1 : chunk.byteLength;
   }
   protected unsentBytes(): number {
     return this.queued;
   }
-  protected cork(): void {}
-  protected uncork(): void {
-    const { chunks, heldBytes } = this;
-    if (heldBytes === 0) return;
-    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, heldBytes);
-    chunks.length = 0;
-    this.heldBytes = 0;
+  protected writeTurn(chunks: readonly Uint8Array[], bytes: number): void {
     if (this.session.closed) return;
-    const written = this.controller.write(bytes);
+    const written = this.controller.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
     if (typeof written === 'number') {
       // 0 for a non-empty chunk: the client went away.
       if (written === 0) this.session.onClose();
       return;
     }
-    this.queued += bytes.byteLength;
+    this.queued += bytes;
     written.then(
       () => {
         this.queued = 0;

@@ -12,13 +12,13 @@ export function wsUrl(baseUrl: string, token: string | undefined): string {
   return url.toString();
 }
 
+/** The ref of the subscribe sent on the welcome, whose answer opens the transport. */
+const OPEN_REF = 'open';
+
 /**
  * WebSocket: subscribe on welcome (resuming from the last id), app-level pings every heartbeat
  * (a browser never sees protocol pings), publish frames answered by ack/error.
  */
-/** The ref of the subscribe sent on the welcome, whose answer opens the transport. */
-const OPEN_REF = 'open';
-
 export function openWs(ctx: TransportContext): Transport {
   const WebSocketImpl = ctx.WebSocket;
   if (!WebSocketImpl) throw new RelayKitError('network', 'WebSocket is not available here');

@@ -10,6 +10,6 @@ export { SseSession, type SseSink } from './sse-session.js';
 export { PollWaiter } from './poll.js';
 export type { Session, SessionHost } from './session-host.js';
 export { nestsDeeperThan } from './json-depth.js';
-export { TurnCorked } from './turn-cork.js';
+export { TurnBuffered, TurnCorked } from './turn-cork.js';
 export { readBody } from './read-body.js';
 export { PresenceHub, type PresenceWatcher, type PresenceFanout, type EncodedPresence } from './presence-hub.js';

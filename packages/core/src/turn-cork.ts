@@ -4,8 +4,9 @@
  * instead of one per event: what uWS does for every Bun WebSocket. Node's node:http merges only
  * the writes of one tick, ws not even those, and a Bun direct stream pays for each
  * controller.write (joining a turn's writes took Bun 1.4.5 from 2.9 to 0.62 us of server CPU per
- * delivered SSE event). "The turn" ends at setImmediate (the same on Node, Bun and Deno), after the poll phase's I/O callbacks and the microtasks they queued, so an event waits
- * at most for the rest of the turn that published it.
+ * delivered SSE event). "The turn" ends at setImmediate (the same on Node, Bun and Deno), after
+ * the poll phase's I/O callbacks and the microtasks they queued, so an event waits at most for the
+ * rest of the turn that published it.
  */
 export abstract class TurnCorked {
   private held = false;
@@ -37,6 +38,40 @@ export abstract class TurnCorked {
   protected abstract unsentBytes(): number;
   protected abstract cork(): void;
   protected abstract uncork(): void;
+}
+
+/**
+ * A sink that holds the turn's chunks itself (an SSE stream: its transport has no cork of its own
+ * that would join them) and hands them to `writeTurn` together at the end of the turn.
+ */
+export abstract class TurnBuffered extends TurnCorked {
+  /** The turn's chunks, shared with every other stream that got the same events. */
+  private readonly chunks: Uint8Array[] = [];
+  /** Bytes held in this turn, not yet given to the transport. */
+  protected heldBytes = 0;
+
+  /** Holds `chunk` for the turn. True when an earlier turn left bytes unsent (backpressure). */
+  protected hold(chunk: Uint8Array): boolean {
+    const backpressure = this.holdForTurn();
+    this.chunks.push(chunk);
+    this.heldBytes += chunk.byteLength;
+    return backpressure;
+  }
+
+  protected cork(): void {}
+
+  protected uncork(): void {
+    if (this.heldBytes === 0) return;
+    try {
+      this.writeTurn(this.chunks, this.heldBytes);
+    } finally {
+      this.chunks.length = 0;
+      this.heldBytes = 0;
+    }
+  }
+
+  /** Writes one turn's chunks (`bytes` in all, never 0); the array is emptied afterwards. */
+  protected abstract writeTurn(chunks: readonly Uint8Array[], bytes: number): void;
 }
 
 let held: TurnCorked[] = [];

@@ -2,8 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { CONNECTION_ID_HEADER, type Relay, SSE_RESPONSE_HEADERS, handshakeOfHeaders } from '@relaykit/core';
-import type { SseSink } from '@relaykit/core/adapter';
-import { TurnCorked } from '@relaykit/core/adapter';
+import { type SseSink, TurnBuffered } from '@relaykit/core/adapter';
 
 /** Flat [name, value, ...] list, built once: node:http then copies no header object per stream. */
 const HEADERS = Object.entries(SSE_RESPONSE_HEADERS).flat();
@@ -53,14 +52,11 @@ function framedOnce(chunk: Uint8Array): Uint8Array {
  * framing's (Node 24's OutgoingMessage.uncork); here it is an array push per event. `end()` still
  * goes through the response, which writes the last chunk and lets the connection be reused.
  */
-export class NodeSink extends TurnCorked implements SseSink {
+export class NodeSink extends TurnBuffered implements SseSink {
   private readonly res: { write(chunk: Uint8Array): boolean; end(): void };
   private readonly writable: { readonly writableLength: number; readonly destroyed: boolean };
   private readonly http1: ServerResponse | undefined;
   private readonly socket: Socket | undefined;
-  /** The turn's chunks, shared with every other stream that got the same events. */
-  private chunks: Uint8Array[] = [];
-  private heldBytes = 0;
   private headSent = false;
   constructor(res: ServerResponse | Http2ServerResponse) {
     super();
@@ -72,42 +68,30 @@ export class NodeSink extends TurnCorked implements SseSink {
   write(chunk: Uint8Array): number {
     if (!this.http1) return this.res.write(chunk) ? chunk.byteLength : this.writable.destroyed ? 0 : -1;
     if (this.writable.destroyed) return 0;
-    const backpressure = this.holdForTurn();
-    this.chunks.push(chunk);
-    this.heldBytes += chunk.byteLength;
-    return backpressure ? -1 : chunk.byteLength;
+    return this.hold(chunk) ? -1 : chunk.byteLength;
   }
   protected unsentBytes(): number {
     return this.writable.writableLength;
   }
-  protected cork(): void {}
   /**
    * Writes the turn's chunks as one socket write; the first time, the head goes with them: the
    * session writes nothing before its join, so an EventSource's `open` means what the opening
    * comment means (events published from then on reach the stream).
    */
-  protected uncork(): void {
+  protected writeTurn(chunks: readonly Uint8Array[], bytes: number): void {
     const { http1: res, socket } = this;
-    if (!res || !socket || socket.destroyed) return this.drop();
-    if (!this.headSent) {
+    if (!res || !socket || socket.destroyed) return;
+    const first = !this.headSent;
+    if (first) {
       this.headSent = true;
       socket.cork();
       res.flushHeaders();
-      this.flush(socket, res.chunkedEncoding);
-      socket.uncork();
-    } else this.flush(socket, res.chunkedEncoding);
-  }
-  private flush(socket: Socket, chunked: boolean): void {
-    const { chunks, heldBytes } = this;
-    if (heldBytes === 0) return;
+    }
     // An HTTP/1.0 client gets the bytes as they are (its response ends with the connection).
+    const chunked = res.chunkedEncoding;
     if (chunks.length === 1) socket.write(chunked ? framedOnce(chunks[0]!) : chunks[0]!);
-    else socket.write(chunked ? chunkOf(chunks, heldBytes) : Buffer.concat(chunks, heldBytes));
-    this.drop();
-  }
-  private drop(): void {
-    this.chunks.length = 0;
-    this.heldBytes = 0;
+    else socket.write(chunked ? chunkOf(chunks, bytes) : Buffer.concat(chunks, bytes));
+    if (first) socket.uncork();
   }
   /** Flushes first: a stream ended on shutdown or as a slow consumer may be destroyed right after. */
   end(): void {
